@@ -1,0 +1,113 @@
+"""`torch.nn.Module` counterparts of the functional losses.
+
+A module stores the hyperparameters (tensors as buffers, so that `.to(device)` moves
+them) and calls the function of the same name; it adds no behaviour of its own. Each
+`forward` takes `(input, target, mask=None)`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import sigmoid
+
+
+def _buffer(module: nn.Module, name: str, value: torch.Tensor | None) -> None:
+    """Register an optional tensor hyperparameter as a (non-persistent-if-None) buffer."""
+    module.register_buffer(name, None if value is None else torch.as_tensor(value))
+
+
+class BinaryCrossEntropy(nn.Module):
+    """Module form of `losslab.binary_cross_entropy`; the arguments are the same."""
+
+    def __init__(
+        self,
+        *,
+        from_logits: bool = True,
+        weight: torch.Tensor | None = None,
+        pos_weight: torch.Tensor | None = None,
+        alpha: float | None = None,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.from_logits, self.alpha = from_logits, alpha
+        self.label_smoothing, self.reduction = label_smoothing, reduction
+        _buffer(self, "weight", weight)
+        _buffer(self, "pos_weight", pos_weight)
+
+    def forward(self, input, target, mask=None):
+        return sigmoid.binary_cross_entropy(
+            input,
+            target,
+            from_logits=self.from_logits,
+            weight=self.weight,
+            pos_weight=self.pos_weight,
+            alpha=self.alpha,
+            label_smoothing=self.label_smoothing,
+            mask=mask,
+            reduction=self.reduction,
+        )
+
+
+class FocalLoss(nn.Module):
+    """Module form of `losslab.focal_loss`; the arguments are the same."""
+
+    def __init__(
+        self,
+        *,
+        alpha: float | None = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = True,
+        weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.alpha, self.gamma = alpha, gamma
+        self.from_logits, self.reduction = from_logits, reduction
+        _buffer(self, "weight", weight)
+
+    def forward(self, input, target, mask=None):
+        return sigmoid.focal_loss(
+            input,
+            target,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            from_logits=self.from_logits,
+            weight=self.weight,
+            mask=mask,
+            reduction=self.reduction,
+        )
+
+
+class AsymmetricLoss(nn.Module):
+    """Module form of `losslab.asymmetric_loss`; the arguments are the same."""
+
+    def __init__(
+        self,
+        *,
+        gamma_pos: float = 0.0,
+        gamma_neg: float = 4.0,
+        margin: float = 0.05,
+        from_logits: bool = True,
+        weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.gamma_pos, self.gamma_neg, self.margin = gamma_pos, gamma_neg, margin
+        self.from_logits, self.reduction = from_logits, reduction
+        _buffer(self, "weight", weight)
+
+    def forward(self, input, target, mask=None):
+        return sigmoid.asymmetric_loss(
+            input,
+            target,
+            gamma_pos=self.gamma_pos,
+            gamma_neg=self.gamma_neg,
+            margin=self.margin,
+            from_logits=self.from_logits,
+            weight=self.weight,
+            mask=mask,
+            reduction=self.reduction,
+        )
