@@ -4,10 +4,22 @@ The functional API lives in one module per family and is re-exported here by nam
 
 - sigmoid family (`losslab.sigmoid`): binary_cross_entropy, focal_loss, asymmetric_loss,
   prior_bias, label_priors.
+- regression (`losslab.regression`): mean_absolute_error, mean_squared_error,
+  mean_squared_log_error, poisson_nll_loss.
+
+`losslab.info` (entropy, cross-entropy and KL of distributions, Huffman and block codes)
+stays a submodule: `from losslab import info`.
 
 `losslab.nn` holds the `torch.nn.Module` counterparts.
 """
 
+from . import info
+from .regression import (
+    mean_absolute_error,
+    mean_squared_error,
+    mean_squared_log_error,
+    poisson_nll_loss,
+)
 from .sigmoid import (
     asymmetric_loss,
     binary_cross_entropy,
@@ -22,6 +34,11 @@ __all__ = [
     "asymmetric_loss",
     "binary_cross_entropy",
     "focal_loss",
+    "info",
     "label_priors",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mean_squared_log_error",
+    "poisson_nll_loss",
     "prior_bias",
 ]
