@@ -10,7 +10,9 @@ What each reduction returns:
 - "none": the per-element values, with 0 where an element is left out.
 - "sum": the sum of the included values.
 - "mean": that sum divided by the number of included values. Weights scale the values
-  but do not change the divisor, as in `torch.nn.functional`.
+  but do not change the divisor, as in `torch.nn.functional`; the exception is the class
+  weight of softmax cross-entropy (`mean_weights`), where "mean" divides by the sum of
+  the included samples' weights, as `F.cross_entropy` does.
 - "sum_over_positives": that sum divided by the number of positive targets among the
   included elements (the sum of their target values, so soft targets count by their
   mass), at least 1. RetinaNet normalises its focal loss this way.
@@ -26,6 +28,7 @@ import torch
 from . import _checks
 
 SIGMOID_REDUCTIONS = ("none", "mean", "sum", "sum_over_positives")
+SOFTMAX_REDUCTIONS = ("none", "mean", "sum")
 
 
 def included(
@@ -61,6 +64,7 @@ def reduce(
     reduction: str,
     *,
     positives: torch.Tensor | None = None,
+    mean_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Apply `include` and `reduction` to per-element `loss` (see the module docstring).
 
@@ -69,6 +73,9 @@ def reduce(
         include: boolean of `loss`'s shape, True where a value counts; None means all.
         reduction: "none", "mean", "sum" or "sum_over_positives".
         positives: the target values of `loss`'s shape, needed for "sum_over_positives".
+        mean_weights: per-value weights of `loss`'s shape; when given, "mean" divides by
+            their sum over the included values instead of the count (the class-weighted
+            mean of `F.cross_entropy`), and by 1 when that sum is 0.
     """
     loss = zero_out(loss, include)
     if reduction == "none":
@@ -76,6 +83,10 @@ def reduce(
     total = loss.sum()
     if reduction == "sum":
         return total
+    if reduction == "mean" and mean_weights is not None:
+        count = zero_out(mean_weights.to(loss.dtype), include).sum()
+        # Weights may sum to less than 1; only an empty (zero) sum is replaced by 1.
+        return total / torch.where(count == 0, torch.ones_like(count), count)
     if reduction == "mean":
         count = loss.numel() if include is None else include.sum()
     elif reduction == "sum_over_positives":
