@@ -30,7 +30,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _checks, _reduce
+from . import _checks, _reduce, fused
 
 _TARGET_MEANING = "a probability of the positive class, or a negative value for unknown"
 
@@ -45,21 +45,31 @@ class _Prepared:
         self.out_dtype, self.raw_target = out_dtype, raw_target
 
 
-def _prepare(input, target, *, from_logits, mask, reduction) -> _Prepared:
-    """Check the common arguments and bring input and target into the compute dtype."""
+def _validate(input, target, *, from_logits, mask, reduction):
+    """Check the common arguments; return (input, target, mask)."""
     x = _checks.floating("input", input)
     t = _checks.tensor("target", target)
     _checks.same_shape("target", t, "input", x)
     _checks.reduction(reduction, _reduce.SIGMOID_REDUCTIONS)
     _checks.boolean("from_logits", from_logits)
     m = _checks.optional_mask(mask, "input", x)
-    if t.dtype == torch.bool:
-        t = t.to(x.dtype)
-    _checks.at_most("target", t, 1, _TARGET_MEANING)
+    if t.dtype != torch.bool:  # a bool target is at most 1 by its type
+        _checks.at_most("target", t, 1, _TARGET_MEANING)
     if not from_logits:
         _checks.at_least("input", x, 0, "a probability, since from_logits=False")
         _checks.at_most("input", x, 1, "a probability, since from_logits=False")
+    return x, t, m
 
+
+def _fused(from_logits, x, t, *others) -> bool:
+    """Whether to run the fused kernel (see `losslab.fused` for when it is used)."""
+    return from_logits and fused.wanted(x, t, *others)
+
+
+def _prepare(x, t, m, *, from_logits) -> _Prepared:
+    """Bring validated input and target into the compute dtype, excluded places harmless."""
+    if t.dtype == torch.bool:
+        t = t.to(x.dtype)
     include = _reduce.included(t, m, x.shape)
     dtype = _checks.compute_dtype(x.dtype)
     xc, tc = x.to(dtype), t.to(dtype)
@@ -157,13 +167,20 @@ def binary_cross_entropy(
         ...                              from_logits=False)
         tensor(690.7755, dtype=torch.float64)
     """
-    prep = _prepare(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
+    x, t, m = _validate(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
     weight = _checks.optional_weight("weight", weight, "input", input)
     pos_weight = _checks.optional_weight("pos_weight", pos_weight, "input", input)
     if alpha is not None:
         alpha = _checks.number("alpha", alpha, low=0, high=1)
     eps = _checks.number("label_smoothing", label_smoothing, low=0, high=1, high_open=True)
+    if _fused(from_logits, x, t, weight, pos_weight):
+        out = fused.sigmoid_loss(
+            x, t, m, weight, pos_weight, alpha=alpha, smoothing=eps, reduction=reduction
+        )
+        if out is not None:
+            return out
 
+    prep = _prepare(x, t, m, from_logits=from_logits)
     t = prep.t
     if eps:
         t = t * (1 - eps) + eps / 2
@@ -224,12 +241,20 @@ def focal_loss(
         >>> losslab.focal_loss(x, t, gamma=0.5, alpha=None, reduction="sum")
         tensor(0.1730)
     """
-    prep = _prepare(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
+    x, t, m = _validate(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
     weight = _checks.optional_weight("weight", weight, "input", input)
     if alpha is not None:
         alpha = _checks.number("alpha", alpha, low=0, high=1)
     gamma = _checks.number("gamma", gamma, low=0)
+    if _fused(from_logits, x, t, weight):
+        out = fused.sigmoid_loss(
+            x, t, m, weight, None, alpha=alpha, gamma_pos=gamma, gamma_neg=gamma,
+            reduction=reduction,
+        )  # fmt: skip
+        if out is not None:
+            return out
 
+    prep = _prepare(x, t, m, from_logits=from_logits)
     pos, neg = prep.t, 1 - prep.t
     if alpha is not None:
         pos, neg = alpha * pos, (1 - alpha) * neg
@@ -287,11 +312,20 @@ def asymmetric_loss(
         >>> losslab.asymmetric_loss(x, t, reduction="none")
         tensor([4.8587e-02, 5.6780e-04, 0.0000e+00, 8.4641e-01])
     """
-    prep = _prepare(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
+    x, t, m = _validate(input, target, from_logits=from_logits, mask=mask, reduction=reduction)
     weight = _checks.optional_weight("weight", weight, "input", input)
     gamma_pos = _checks.number("gamma_pos", gamma_pos, low=0)
     gamma_neg = _checks.number("gamma_neg", gamma_neg, low=0)
     margin = _checks.number("margin", margin, low=0, high=1, high_open=True)
+    if _fused(from_logits, x, t, weight):
+        out = fused.sigmoid_loss(
+            x, t, m, weight, None, alpha=None, gamma_pos=gamma_pos, gamma_neg=gamma_neg,
+            margin=margin, reduction=reduction,
+        )  # fmt: skip
+        if out is not None:
+            return out
+
+    prep = _prepare(x, t, m, from_logits=from_logits)
 
     log_p, log_q = _log_probs(prep.x, from_logits)
     pos = prep.t
