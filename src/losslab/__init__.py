@@ -6,14 +6,19 @@ The functional API lives in one module per family and is re-exported here by nam
   prior_bias, label_priors.
 - regression (`losslab.regression`): mean_absolute_error, mean_squared_error,
   mean_squared_log_error, poisson_nll_loss.
+- linear-layer losses (`losslab.linear`): linear_cross_entropy, linear_sigmoid_loss,
+  the loss of hidden @ weight.T without materialising the logits.
 
 `losslab.info` (entropy, cross-entropy and KL of distributions, Huffman and block codes)
 stays a submodule: `from losslab import info`.
 
+`losslab.fused` holds the compiled forward+backward kernels and their switch.
+
 `losslab.nn` holds the `torch.nn.Module` counterparts.
 """
 
-from . import info
+from . import fused, info
+from .linear import linear_cross_entropy, linear_sigmoid_loss
 from .regression import (
     mean_absolute_error,
     mean_squared_error,
@@ -34,8 +39,11 @@ __all__ = [
     "asymmetric_loss",
     "binary_cross_entropy",
     "focal_loss",
+    "fused",
     "info",
     "label_priors",
+    "linear_cross_entropy",
+    "linear_sigmoid_loss",
     "mean_absolute_error",
     "mean_squared_error",
     "mean_squared_log_error",
