@@ -19,3 +19,186 @@ def main() -> None:
 
 
 # Subcommands are added below, one section each.
+
+
+# ---------------------------------------------------------------- losslab entropy
+
+
+def _parse_probabilities(tokens: list[str], name: str) -> tuple[list[str] | None, list[float]]:
+    """Read "0.25", "1/8" or "a=0.5" tokens; return (symbol names or None, probabilities)."""
+    from fractions import Fraction
+
+    names, probs = [], []
+    for token in tokens:
+        label, sep, number = token.rpartition("=")
+        try:
+            probs.append(float(Fraction(number)))
+        except (ValueError, ZeroDivisionError):
+            raise click.ClickException(
+                f"{name} value {token!r} is not a probability (write 0.25, 1/4 or a=0.25)"
+            ) from None
+        names.append(label if sep else None)
+    if all(n is None for n in names):
+        return None, probs
+    if any(n is None for n in names) or len(set(names)) != len(names):
+        raise click.ClickException(f"{name}: name every symbol once (a=0.5 b=0.5) or none")
+    return names, probs
+
+
+def _split_vs(values: tuple[str, ...]) -> tuple[list[str], list[str] | None]:
+    """Split `P... --vs Q...` into the two lists of tokens."""
+    tokens = list(values)
+    if tokens.count("--vs") > 1:
+        raise click.ClickException("--vs may be given once")
+    if "--vs" not in tokens:
+        p, q = tokens, None
+    else:
+        at = tokens.index("--vs")
+        p, q = tokens[:at], tokens[at + 1 :]
+        if not q:
+            raise click.ClickException("--vs needs the probabilities Q after it")
+    unknown = [t for t in p + (q or []) if t.startswith("--")]
+    if unknown:
+        raise click.ClickException(f"no such option: {unknown[0]}")
+    if not p:
+        raise click.ClickException(
+            "give the probabilities P, for example: losslab entropy 0.5 0.25 1/8 1/8"
+        )
+    return p, q
+
+
+@main.command(
+    "entropy",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Entropy, Huffman code, and with --vs cross-entropy and KL, in bits.",
+)
+@click.argument("values", nargs=-1, type=click.UNPROCESSED, metavar="P... [--vs Q...]")
+@click.option(
+    "--block",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Also code blocks of 1..N words and show the bits per word.",
+)
+def entropy_command(values: tuple[str, ...], block: int | None) -> None:
+    """Entropy of the distribution P, its Huffman code and average length, in bits.
+
+    P is a list of probabilities summing to 1, as decimals or fractions (0.9 1/30 1/30
+    1/30), optionally named (a=0.5 b=0.5). With --vs Q... (same symbols, same order) it
+    adds the cross-entropy H(P, Q), the KL divergence KL(P || Q) and the cost of coding
+    P's words with Q's Huffman code.
+    """
+    import math
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import info
+
+    p_tokens, q_tokens = _split_vs(values)
+    names, p = _parse_probabilities(p_tokens, "P")
+    q = None
+    if q_tokens is not None:
+        q_names, q = _parse_probabilities(q_tokens, "Q")
+        if len(q) != len(p):
+            raise click.ClickException(
+                f"Q must have as many probabilities as P ({len(p)}), got {len(q)}"
+            )
+        if (q_names is None) != (names is None) or set(q_names or ()) != set(names or ()):
+            raise click.ClickException("Q must name the same symbols as P, or neither names any")
+        if names is not None:
+            q = [dict(zip(q_names, q, strict=True))[n] for n in names]
+    symbols = names if names is not None else [str(i + 1) for i in range(len(p))]
+    if block is not None and len(p) ** block > info.MAX_BLOCKS:
+        raise click.ClickException(
+            f"--block {block} makes {len(p)}^{block} blocks, more than the "
+            f"{info.MAX_BLOCKS} a code is built for"
+        )
+
+    try:
+        code = info.huffman_code(p)
+        results = [
+            ("entropy H(P)", info.entropy(p)),
+            ("Huffman average length", info.average_length(code, p)),
+        ]
+        if q is not None:
+            # cross_entropy checks Q under its own name before huffman_code sees it as `p`.
+            results += [
+                ("cross-entropy H(P, Q)", info.cross_entropy(p, q)),
+                ("KL(P || Q)", info.kl_divergence(p, q)),
+            ]
+            q_code = info.huffman_code(q)
+            # Q's code has no codeword for a word Q deems impossible: coding P with it fails.
+            coverable = all(i in q_code for i, pi in enumerate(p) if pi > 0)
+            cost = info.average_length(q_code, p) if coverable else math.inf
+            results.append(("P coded with Q's Huffman code", cost))
+        blocks = [(n, info.bits_per_symbol(p, n)) for n in range(1, (block or 0) + 1)]
+    except (ValueError, TypeError) as error:
+        # The library names its arguments p and q; here they are P and Q.
+        message = str(error).replace("`p`", "P").replace("`q`", "Q")
+        raise click.ClickException(message) from None
+
+    console = Console()
+    table = Table(title="Huffman code of P", title_justify="left")
+    table.add_column("symbol")
+    table.add_column("P", justify="right")
+    if q is not None:
+        table.add_column("Q", justify="right")
+    table.add_column("codeword")
+    table.add_column("bits", justify="right")
+    for i, symbol in enumerate(symbols):
+        word = code.get(i)
+        row = [symbol, f"{p[i]:.6g}"] + ([f"{q[i]:.6g}"] if q is not None else [])
+        if word is None:
+            row += ["(none: never occurs)", "-"]
+        else:
+            row += [word or "(empty: certain)", str(len(word))]
+        table.add_row(*row)
+    console.print(table)
+
+    summary = Table(show_header=False, title="in bits per word", title_justify="left")
+    for label, value in results:
+        summary.add_row(label, f"{value:.6g}")
+    console.print(summary)
+
+    if blocks:
+        h = results[0][1]
+        table = Table(title="Huffman code over blocks of n words", title_justify="left")
+        for column in ("n", "blocks", "bits per word", "bound H + 1/n"):
+            table.add_column(column, justify="right")
+        for n, bits in blocks:
+            table.add_row(str(n), str(len(p) ** n), f"{bits:.6g}", f"{h + 1 / n:.6g}")
+        console.print(table)
+
+
+# ---------------------------------------------------------------- losslab tour
+
+
+@main.command("tour", short_help="A guided walk from message lengths to focal loss.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, dir_okay=True, writable=True),
+    default=None,
+    metavar="DIR",
+    help="Write the tour's plots to DIR as PNG files (created if missing).",
+)
+def tour_command(out: str | None) -> None:
+    """A guided walk from message lengths to focal loss.
+
+    Each step computes its numbers with losslab and prints them beside the value commonly
+    quoted for them, flagging any disagreement. With --out DIR the plots go to DIR.
+    """
+    from rich.console import Console
+
+    from . import tour
+
+    console = Console()
+    tour.render(tour.steps(), console)
+    if out is None:
+        console.print("Add --out DIR to draw the plots as PNG files.")
+        return
+    try:
+        paths = tour.save_plots(out)
+    except OSError as error:
+        raise click.ClickException(f"cannot write the plots to {out}: {error}") from None
+    console.print(f"{len(paths)} plots written to {out}: " + ", ".join(p.name for p in paths))

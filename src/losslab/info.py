@@ -39,8 +39,9 @@ import torch
 
 SUM_TOLERANCE = 1e-6
 
-# The largest number of blocks (symbols ** n) that `block_code` builds a code for.
-MAX_BLOCKS = 1 << 20
+# The largest number of blocks (symbols ** n) that `block_code` builds a code for: one or two
+# seconds of pure-Python Huffman; a million blocks would take half a minute.
+MAX_BLOCKS = 1 << 16
 
 
 # ---------------------------------------------------------------- validation
