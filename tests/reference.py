@@ -98,3 +98,69 @@ def relative_error(got: float, want) -> float:
     if want == 0 or math.isinf(want) or abs(want) < 1e-300:
         return 0.0
     return abs(got - want) / abs(want)
+
+
+# ---------------------------------------------------------------- softmax family
+# Each works on a list of logits (one sample) and is exact at any gap between them: the
+# log-probabilities go through log1p of sums of e^{x_k - x_c}, never through 1 - p.
+
+
+def log_softmax(xs, c):
+    """log p_c = -log(1 + sum_{k != c} e^{x_k - x_c})."""
+    xs = [mp.mpf(v) for v in xs]
+    return -mp.log1p(mp.fsum(mp.exp(x - xs[c]) for k, x in enumerate(xs) if k != c))
+
+
+def log1m_softmax(xs, c):
+    """log(1 - p_c) = -log(1 + e^{x_c} / sum_{k != c} e^{x_k}); -inf for a single class."""
+    xs = [mp.mpf(v) for v in xs]
+    others = [x for k, x in enumerate(xs) if k != c]
+    if not others:
+        return mp.mpf("-inf")
+    top = max(others)
+    lse = top + mp.log(mp.fsum(mp.exp(x - top) for x in others))
+    return -mp.log1p(mp.exp(xs[c] - lse))
+
+
+def softmax_focal(xs, y, *, gamma=0.0, alpha=None, smoothing=0.0):
+    """(1 - eps) f_y + eps/C sum_c f_c, f_c = -alpha_c (1 - p_c)^gamma log p_c; CE at gamma=0."""
+    n = len(xs)
+    g, eps = mp.mpf(gamma), mp.mpf(smoothing)
+
+    def f(c):
+        a = mp.mpf(1) if alpha is None else mp.mpf(alpha[c])
+        focus = mp.exp(g * log1m_softmax(xs, c)) if gamma else mp.mpf(1)
+        return -a * focus * log_softmax(xs, c)
+
+    value = (1 - eps) * f(y)
+    if smoothing:
+        value += eps / n * mp.fsum(f(c) for c in range(n))
+    return value
+
+
+def soft_cross_entropy(xs, t):
+    """-sum_c t_c log p_c for class probabilities t (0 log 0 = 0)."""
+    return -mp.fsum(mp.mpf(tc) * log_softmax(xs, c) for c, tc in enumerate(t) if tc != 0)
+
+
+def multilabel_softmax(xs, t, *, mode="normalized"):
+    """The multi-label softmax losses of one row; t in {1, 0, negative = unknown}."""
+    pos = [c for c, v in enumerate(t) if v == 1]
+    neg = [c for c, v in enumerate(t) if v == 0]
+    if not pos:
+        return mp.mpf(0)
+    if mode == "normalized":
+        known = pos + neg
+        sub = [xs[c] for c in known]
+        return -mp.fsum(log_softmax(sub, known.index(c)) for c in pos) / len(pos)
+    return -mp.fsum(log_softmax([xs[c]] + [xs[n] for n in neg], 0) for c in pos)
+
+
+def gradient(fn, xs, **kwargs):
+    """The partial derivatives of fn(xs, **kwargs) in each logit, as mpf."""
+    xs = [mp.mpf(v) for v in xs]
+
+    def partial(j):
+        return mp.diff(lambda u: fn(xs[:j] + [u] + xs[j + 1 :], **kwargs), xs[j])
+
+    return [partial(j) for j in range(len(xs))]

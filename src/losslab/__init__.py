@@ -8,6 +8,8 @@ The functional API lives in one module per family and is re-exported here by nam
   mean_squared_log_error, poisson_nll_loss.
 - linear-layer losses (`losslab.linear`): linear_cross_entropy, linear_sigmoid_loss,
   the loss of hidden @ weight.T without materialising the logits.
+- softmax family (`losslab.softmax`): softmax_cross_entropy, softmax_focal_loss,
+  multilabel_softmax_loss, multi_hot.
 
 `losslab.info` (entropy, cross-entropy and KL of distributions, Huffman and block codes)
 stays a submodule: `from losslab import info`.
@@ -32,6 +34,12 @@ from .sigmoid import (
     label_priors,
     prior_bias,
 )
+from .softmax import (
+    multi_hot,
+    multilabel_softmax_loss,
+    softmax_cross_entropy,
+    softmax_focal_loss,
+)
 
 __version__ = "0.1.0"
 
@@ -49,4 +57,8 @@ __all__ = [
     "mean_squared_log_error",
     "poisson_nll_loss",
     "prior_bias",
+    "multi_hot",
+    "multilabel_softmax_loss",
+    "softmax_cross_entropy",
+    "softmax_focal_loss",
 ]

@@ -1,0 +1,603 @@
+r"""The softmax family: one softmax over the classes of each sample.
+
+Multiclass classification (one true class per sample), soft targets (label smoothing,
+mixup, distillation) and multi-label data trained with a softmax all score a sample by
+the log-probabilities :math:`\log p_c = x_c - \log \sum_k e^{x_k}` of its classes.
+
+How the logarithms stay exact:
+
+- For a class index y the loss is a binary problem in disguise. With S the sum of
+  :math:`e^{x_c}` over the *other* classes,
+
+      p_y = e^{x_y} / (e^{x_y} + S),   u = x_y - log S   (the log-odds of the true class),
+      log p_y = logsigmoid(u),          log(1 - p_y) = logsigmoid(-u).
+
+  `log_softmax` instead computes log(sum e^{x - max}) - (x_y - max); when the true class
+  dominates, that sum is 1 + tiny and the log drops the tiny part: at x = [30, 0] it is
+  off by 1e-3 relative in float64, and float32 returns exactly 0 once the gap passes 17.
+  Summing the other classes on their own keeps every digit of the loss, of its gradient
+  p - onehot(y) (the true class gets -(1 - p_y) = -sigmoid(-u), never 1 - 1 + tiny) and
+  of the focal factor (1 - p_y)^gamma = exp(gamma * logsigmoid(-u)).
+- Every exponential is shifted by the row's maximum, so no term exceeds 1 and nothing
+  overflows; S underflows to 0 only where the loss itself is below the smallest normal.
+- For soft targets, log sum e^{x - max} is computed as log1p(sum over all classes but
+  the argmax), for the same reason, and the argmax's gradient from the other classes.
+
+Samples whose target is negative (an index of -1 or PyTorch's -100, a soft-target row of
+negative values) or whose `mask` is False are left out of the loss; see
+`losslab._reduce` for what each reduction divides by. An index target costs one
+exponential and two reductions over the classes, and no (N, C) one-hot tensor.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import _checks, _reduce
+
+_NEG_INF = float("-inf")
+_LOG_HALF = -math.log(2.0)
+
+# ---------------------------------------------------------------- checks
+
+
+def _class_dim(x: torch.Tensor, dim: object) -> int:
+    """Return `dim` as a non-negative index into `x`'s dimensions, or raise."""
+    if x.dim() == 0:
+        raise ValueError("`input` must have a class dimension, got a 0-d tensor")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"`dim` must be an int, got {type(dim).__name__}")
+    if not -x.dim() <= dim < x.dim():
+        raise ValueError(
+            f"`dim` must be in [{-x.dim()}, {x.dim() - 1}] for a {x.dim()}-d `input`, got {dim}"
+        )
+    return dim % x.dim()
+
+
+def _sample_shape(x: torch.Tensor, dim: int) -> torch.Size:
+    """The input's shape without the class dimension: one loss value per sample."""
+    return x.shape[:dim] + x.shape[dim + 1 :]
+
+
+def _sample_mask(mask: object, shape: torch.Size) -> torch.Tensor | None:
+    """Check an optional boolean per-sample `mask` against the sample shape."""
+    if mask is None:
+        return None
+    m = _checks.tensor("mask", mask)
+    if m.dtype != torch.bool:
+        raise TypeError(f"`mask` must be a boolean tensor (True = counts), got {m.dtype}")
+    try:
+        ok = torch.broadcast_shapes(m.shape, shape) == shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            "`mask` must broadcast to the shape of `input` without `dim` "
+            f"{_checks.shape_str(shape)}, got {_checks.shape_str(m.shape)}"
+        )
+    return m
+
+
+def _class_vector(name: str, value: object, x: torch.Tensor, num_classes: int):
+    """Check an optional per-class tensor of shape (C,), floating, on the input's device."""
+    if value is None:
+        return None
+    v = _checks.floating(name, value)
+    if v.shape != (num_classes,):
+        raise ValueError(
+            f"`{name}` must have shape (C,) = ({num_classes},), one value per class, "
+            f"got {_checks.shape_str(v.shape)}"
+        )
+    if v.device != x.device:
+        raise ValueError(f"`{name}` must be on the device of `input` ({x.device}), got {v.device}")
+    return v
+
+
+def _index_target(t: torch.Tensor, x: torch.Tensor, dim: int) -> None:
+    """Check class indices: the input's shape without `dim`, each < C (negative: ignored)."""
+    shape = _sample_shape(x, dim)
+    if t.shape != shape:
+        raise ValueError(
+            f"`target` of class indices must have the shape of `input` without `dim` "
+            f"{_checks.shape_str(shape)}, got {_checks.shape_str(t.shape)}"
+        )
+    num_classes = x.shape[dim]
+    if t.numel() and bool((t >= num_classes).any()):
+        raise ValueError(
+            f"`target` must hold class indices below C={num_classes} (negative: ignored), "
+            f"got {int(t.max())}"
+        )
+
+
+def _soft_target(t: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor | None:
+    """Check class probabilities; return which samples are known (None: all of them).
+
+    A sample whose target entries are all negative is left out (the -1 rows of
+    `multi_hot`); a negative entry in a row that also holds probabilities is an error.
+    """
+    _checks.same_shape("target", t, "input", x)
+    negative = t < 0
+    if not bool(negative.any()):
+        return None
+    if t.shape[dim] and bool((negative.any(dim) & ~negative.all(dim)).any()):
+        raise ValueError(
+            "`target` probabilities must not be negative (a row of all negative values "
+            f"leaves its sample out), got a value of {t[negative].min().item():g}"
+        )
+    return ~negative.all(dim)
+
+
+# ---------------------------------------------------------------- exact pieces
+
+
+def _safe_log(s: torch.Tensor) -> torch.Tensor:
+    """log(s) for s >= 0, with log 0 = -inf and a zero (not NaN) gradient there."""
+    positive = s > 0
+    # The inner where keeps log's derivative 1/s away from s = 0, where it would be inf
+    # and turn the zero gradient of the unused branch into 0 * inf = NaN.
+    return torch.where(positive, torch.log(torch.where(positive, s, 1.0)), _NEG_INF)
+
+
+def _log1mexp(log_p: torch.Tensor) -> torch.Tensor:
+    """log(1 - e^l) for l <= 0, exact on both sides of -log 2 (Maechler 2012).
+
+    Returns -inf with a zero gradient where 1 - e^l is below the smallest normal number
+    (a probability that is 1 to within that): the derivative e^l / (1 - e^l) would
+    overflow there and turn a zero gradient downstream into 0 * inf = NaN. Nothing is
+    lost: the focal term multiplies this factor by -log p = 1 - p, itself below that.
+    """
+    inside = log_p < -torch.finfo(log_p.dtype).tiny
+    log_p = torch.where(inside, log_p, -1.0)
+    near = log_p > _LOG_HALF
+    # -expm1(l) keeps the digits of 1 - e^l near l = 0; log1p(-e^l) those for small e^l.
+    # Each branch sees only its own arguments (-1 elsewhere): log1p(-e^l) at an l where
+    # e^l rounds to 1 would have derivative 0 / 0 even though where() discards it.
+    value_near = torch.log(-torch.expm1(torch.where(near, log_p, -1.0)))
+    value_far = torch.log1p(-torch.exp(torch.where(near, -1.0, log_p)))
+    return torch.where(inside, torch.where(near, value_near, value_far), _NEG_INF)
+
+
+class _IndexTerms:
+    """Log-softmax pieces at the true class y of every sample, computed exactly.
+
+    Attributes (the class dimension kept with size 1 where it says so):
+        z: x - max over classes, shape of x (the max is a constant shift: log-softmax
+            does not depend on it, so it is detached).
+        z_y: z at the true class, class dim kept.
+        u: log(p_y / (1 - p_y)) = z_y - log sum_{c != y} e^{z_c}, class dim kept.
+    """
+
+    __slots__ = ("z", "z_y", "u")
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, dim: int) -> None:
+        # y: class indices >= 0 with the class dim kept as size 1.
+        self.z = x - x.detach().amax(dim, keepdim=True)
+        e = torch.exp(self.z)
+        self.z_y = self.z.gather(dim, y)
+        # The other classes summed on their own: sum(e) - e_y would cancel to noise when
+        # the true class dominates (e_y = 1, the rest tiny).
+        others = e.scatter(dim, y, 0.0).sum(dim, keepdim=True)
+        self.u = self.z_y - _safe_log(others)
+
+    def log_p(self) -> torch.Tensor:
+        """log p_y."""
+        return F.logsigmoid(self.u)
+
+    def log_q(self) -> torch.Tensor:
+        """log(1 - p_y), exact also when p_y rounds to 1."""
+        return F.logsigmoid(-self.u)
+
+    def log_total(self, log_p: torch.Tensor) -> torch.Tensor:
+        """log sum_c e^{z_c} = z_y - log p_y, a sum of two non-negative numbers."""
+        return self.z_y - log_p
+
+
+def _soft_cross_entropy(x: torch.Tensor, t: torch.Tensor, dim: int, keep=None):
+    """Per-sample -sum_c t_c log p_c, and (log sum_c e^{z_c}, z), class dim kept.
+
+    `keep` (bool, x's shape) leaves classes out of the softmax; each row needs one kept.
+    """
+    if keep is not None:
+        x = x.masked_fill(~keep, _NEG_INF)
+    # Shift by the row's maximum x_a, kept differentiable: every z_c = x_c - x_a then
+    # carries x_a's share of the gradient, and the argmax's own entry is left out of the
+    # sums below, so the gradient at a, (T - t_a) - T (1 - p_a), is formed from the other
+    # classes only, with no 1 - 1 + tiny (T: the target mass).
+    a = x.detach().argmax(dim, keepdim=True)
+    z = x - x.gather(dim, a)
+    # log sum e^z = log1p(sum over the classes other than a, whose own term is e^0 = 1):
+    # log(1 + tiny) would lose the tiny part when one class dominates.
+    rest = torch.exp(z).scatter(dim, a, 0.0).sum(dim, keepdim=True)
+    log_total = torch.log1p(rest)
+    # t * z over the classes other than a (z_a = 0), with 0 * (-inf) = 0 for left-out
+    # classes and -inf logits (0 log 0 = 0).
+    t_rest = t.scatter(dim, a, 0.0)
+    cross = torch.where(t_rest != 0, t_rest * z, 0.0).sum(dim, keepdim=True)
+    # Both terms are >= 0 for t >= 0 (z <= 0, log_total >= 0): no cancellation.
+    return t.sum(dim, keepdim=True) * log_total - cross, log_total, z
+
+
+# ---------------------------------------------------------------- cross-entropy
+
+
+def softmax_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    dim: int = 1,
+    weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Softmax cross-entropy, exact at every logit, with ignored samples that cost nothing.
+
+    .. math::
+        \ell = w_y \Bigl((1 - \varepsilon)(-\log p_y)
+               + \frac{\varepsilon}{C} \sum_c (-\log p_c)\Bigr),
+        \qquad p = \operatorname{softmax}(x),
+
+    for a class index y; for class probabilities t the first term is
+    :math:`-\sum_c w_c t_c \log p_c` and the sample weight of the second is
+    :math:`\sum_c w_c t_c`.
+
+    Where the options coincide, values and gradients equal `F.cross_entropy`'s (tested):
+    index targets with `weight` or with `label_smoothing`, ignored indices, soft targets
+    that sum to 1. The differences:
+
+    - With every target ignored the loss is 0 with a zero gradient (`F.cross_entropy`
+      returns NaN, pytorch#70348).
+    - `weight` with `label_smoothing`: the class weight weighs the *sample* (by its true
+      class) and the smoothing mass stays uniform over the classes. `F.cross_entropy`
+      also multiplies each class's share of the smoothing mass by that class's weight,
+      which pulls predictions toward heavily weighted classes (pytorch#104776).
+    - "mean" with `weight` divides by the sum of the included samples' weights w_y for
+      index targets and by the number of included samples for soft targets, exactly as
+      `F.cross_entropy` does (it is `F.cross_entropy`'s own inconsistency, kept for
+      agreement); an all-zero weight sum gives 0, not NaN.
+    - Soft targets may leave a sample out with a row of negative values (what
+      `multi_hot` writes for an ignored index); `F.cross_entropy` has no ignoring for them.
+
+    Args:
+        input: logits, classes along `dim`: (N, C), (N, C, d1, ...) or (C,) with dim=0.
+        target: either integer class indices of the input's shape without `dim`, values
+            in [0, C) or negative for "ignore" (covers -100); or class probabilities of the
+            input's shape (floating or bool), non-negative, or a row of negative values to
+            leave the sample out.
+        dim: the class dimension (default 1, as in `F.cross_entropy`).
+        weight: class weights of shape (C,), or None.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - eps) target + eps / C.
+        mask: boolean of the input's shape without `dim` (broadcast); False leaves a
+            sample out.
+        reduction: "none" (the sample shape, 0 where left out) | "mean" | "sum".
+
+    Returns:
+        A scalar, or the input's shape without `dim` for "none", in the input's dtype
+        (float16 and bfloat16 are computed in float32).
+
+    Example:
+        >>> import torch, losslab
+        >>> x = torch.tensor([[2.0, 0.0, -1.0], [30.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        >>> y = torch.tensor([0, 0, -100])              # the last sample is ignored
+        >>> losslab.softmax_cross_entropy(x, y, reduction="none")
+        tensor([1.6985e-01, 1.8715e-13, 0.0000e+00])
+        >>> losslab.softmax_cross_entropy(x, torch.tensor([-100, -100, -100]))
+        tensor(0.)
+    """
+    x = _checks.floating("input", input)
+    t = _checks.tensor("target", target)
+    dim = _class_dim(x, dim)
+    _checks.reduction(reduction, _reduce.SOFTMAX_REDUCTIONS)
+    eps = _checks.number("label_smoothing", label_smoothing, low=0, high=1)
+    num_classes = x.shape[dim]
+    w = _class_vector("weight", weight, x, num_classes)
+    shape = _sample_shape(x, dim)
+    m = _sample_mask(mask, shape)
+    dtype = _checks.compute_dtype(x.dtype)
+    xc = x.to(dtype)
+
+    if t.is_floating_point() or t.dtype == torch.bool:
+        known = _soft_target(t, x, dim)
+        include = known if m is None else (m if known is None else known & m)
+        include = None if include is None else include.expand(shape)
+        loss = _soft_loss(xc, t.to(dtype), dim, w, eps, known)
+        return _reduce.reduce(loss, include, reduction).to(x.dtype)
+
+    if t.is_complex():
+        raise TypeError(f"`target` must hold class indices or probabilities, got {t.dtype}")
+    _index_target(t, x, dim)
+    include = _reduce.included(t, m, shape)
+    y = t.clamp(min=0).unsqueeze(dim)
+    terms = _IndexTerms(xc, y, dim)
+    log_p = terms.log_p()
+    loss = -log_p
+    if eps:
+        # The smoothing term mean_c(-log p_c) = log sum e^z - mean(z): both >= 0.
+        smooth = terms.log_total(log_p) - terms.z.mean(dim, keepdim=True)
+        loss = (1 - eps) * loss + eps * smooth
+    loss = loss.squeeze(dim)
+    sample_weight = None
+    if w is not None:
+        sample_weight = w.to(dtype)[y.squeeze(dim)]
+        loss = loss * sample_weight
+    return _reduce.reduce(loss, include, reduction, mean_weights=sample_weight).to(x.dtype)
+
+
+def _soft_loss(x, t, dim, w, eps, known):
+    """Per-sample soft-target cross-entropy with class weights and label smoothing."""
+    if known is not None:
+        # Left-out rows (all negative) get target 0: their loss is 0 and finite.
+        t = torch.where(known.unsqueeze(dim), t, 0.0)
+    tw = t if w is None else t * w.to(t.dtype).view([-1] + [1] * (t.dim() - dim - 1))
+    loss, log_total, z = _soft_cross_entropy(x, (1 - eps) * tw if eps else tw, dim)
+    if eps:
+        # The sample's weight sum_c w_c t_c times the uniform smoothing term.
+        smooth = log_total - z.mean(dim, keepdim=True)
+        loss = loss + eps * tw.sum(dim, keepdim=True) * smooth
+    return loss.squeeze(dim)
+
+
+# ---------------------------------------------------------------- focal loss
+
+
+def softmax_focal_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    gamma: float = 2.0,
+    alpha: torch.Tensor | None = None,
+    dim: int = 1,
+    weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Softmax focal loss (Lin et al. 2017, "Focal Loss for Dense Object Detection").
+
+    .. math::
+        \ell = w_y \Bigl((1 - \varepsilon)\, f_y + \frac{\varepsilon}{C} \sum_c f_c\Bigr),
+        \qquad f_c = -\alpha_c (1 - p_c)^\gamma \log p_c,
+
+    the multiclass form of RetinaNet's loss, with one softmax over the classes (not one
+    sigmoid per class, as smp's "multiclass" focal loss has it). At gamma=0 with
+    `alpha=None` it is `softmax_cross_entropy` with the same options.
+
+    (1 - p_y)^gamma is computed as exp(gamma * log(1 - p_y)) with log(1 - p_y) taken from
+    the log-softmax of the *other* classes (see the module docstring), so it keeps its
+    digits when p_y is close to 1 and its gradient is finite for every gamma >= 0, also
+    below 1 at saturated logits, where (1 - p) ** gamma has an infinite derivative.
+
+    `alpha` weighs each class's term and leaves the "mean" divisor alone; `weight` weighs
+    the sample by its true class and "mean" divides by the sum of those weights, as in
+    `softmax_cross_entropy`.
+
+    Args:
+        input: logits, classes along `dim`.
+        target: integer class indices of the input's shape without `dim`; negative values
+            are ignored. (Soft targets are not supported by the focal loss.)
+        gamma: focusing parameter >= 0 (default 2).
+        alpha: per-class weights of shape (C,), or None (all 1).
+        dim: the class dimension (default 1).
+        weight: class weights of shape (C,) weighing each sample by its true class.
+        label_smoothing: epsilon in [0, 1], spread as in `softmax_cross_entropy`.
+        mask: boolean of the input's shape without `dim`; False leaves a sample out.
+        reduction: "none" | "mean" | "sum".
+
+    Returns:
+        A scalar, or the input's shape without `dim` for "none", in the input's dtype.
+
+    Example:
+        >>> import torch, losslab
+        >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])
+        >>> y = torch.tensor([0, 0])
+        >>> losslab.softmax_focal_loss(x, y, reduction="none")
+        tensor([0.0041, 2.8210])
+        >>> losslab.softmax_focal_loss(x, y, gamma=0.0)  # cross-entropy
+        tensor(1.6324)
+    """
+    x = _checks.floating("input", input)
+    t = _checks.tensor("target", target)
+    dim = _class_dim(x, dim)
+    gamma = _checks.number("gamma", gamma, low=0)
+    _checks.reduction(reduction, _reduce.SOFTMAX_REDUCTIONS)
+    eps = _checks.number("label_smoothing", label_smoothing, low=0, high=1)
+    num_classes = x.shape[dim]
+    a = _class_vector("alpha", alpha, x, num_classes)
+    w = _class_vector("weight", weight, x, num_classes)
+    shape = _sample_shape(x, dim)
+    m = _sample_mask(mask, shape)
+    if t.is_floating_point() or t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"`target` must hold integer class indices, got {t.dtype}")
+    _index_target(t, x, dim)
+    dtype = _checks.compute_dtype(x.dtype)
+    include = _reduce.included(t, m, shape)
+    y = t.clamp(min=0).unsqueeze(dim)
+
+    terms = _IndexTerms(x.to(dtype), y, dim)
+    log_p = terms.log_p()
+    # exp(gamma * log(1 - p)): finite derivative where (1 - p) ** gamma has none.
+    loss = -torch.exp(gamma * terms.log_q()) * log_p if gamma else -log_p
+    if a is not None:
+        a = a.to(dtype)
+        loss = loss * a[y]
+    if eps:
+        log_p_all = terms.z - terms.log_total(log_p)
+        spread = -log_p_all
+        if gamma:
+            spread = spread * torch.exp(gamma * _log1mexp(log_p_all))
+        if a is not None:
+            spread = spread * a.view([-1] + [1] * (x.dim() - dim - 1))
+        loss = (1 - eps) * loss + eps * spread.mean(dim, keepdim=True)
+    loss = loss.squeeze(dim)
+    sample_weight = None
+    if w is not None:
+        sample_weight = w.to(dtype)[y.squeeze(dim)]
+        loss = loss * sample_weight
+    return _reduce.reduce(loss, include, reduction, mean_weights=sample_weight).to(x.dtype)
+
+
+# ---------------------------------------------------------------- multi-label softmax
+
+MULTILABEL_MODES = ("normalized", "per_positive")
+
+
+def multilabel_softmax_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    mode: str = "normalized",
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-label classification with a softmax: one row, several positive classes.
+
+    `mode="normalized"` (Mahajan et al. 2018, "Exploring the Limits of Weakly Supervised
+    Pretraining"; PAL-N in Menon et al. 2019) is the cross-entropy against the target
+    divided by its number of positives k:
+
+    .. math:: \ell = -\frac{1}{k} \sum_{c \in P} \log \frac{e^{x_c}}{\sum_{j \in K} e^{x_j}}
+
+    so [1, 0, 0, 0, 1, 1, 0, 0] becomes [1/3, 0, 0, 0, 1/3, 1/3, 0, 0]. The positives share
+    one softmax, so the loss is at least log k.
+
+    `mode="per_positive"` puts each positive in its own softmax against the negatives N
+    only, so that positives do not compete:
+
+    .. math::
+        \ell = \sum_{c \in P} -\log \frac{e^{x_c}}{e^{x_c} + \sum_{n \in N} e^{x_n}}
+             = \sum_{c \in P} \operatorname{softplus}\Bigl(\log \sum_{n \in N} e^{x_n} - x_c\Bigr).
+
+    Here P are the positives, N the negatives and K = P + N the known labels of the row.
+    Unknown labels (a negative target, or False in `mask`) take no part in any softmax;
+    a row without a known positive contributes nothing and is not counted by "mean".
+
+    Args:
+        input: logits of shape (N, C).
+        target: multi-hot targets of shape (N, C): 1 positive, 0 negative, negative value
+            unknown. Integer, floating or bool.
+        mode: "normalized" (default) or "per_positive".
+        mask: boolean, broadcast to (N, C); False makes a label unknown.
+        reduction: "none" (one value per row, 0 for rows without a positive) | "mean"
+            (over rows with a positive) | "sum".
+
+    Returns:
+        A scalar, or shape (N,) for "none", in the input's dtype.
+
+    Example:
+        >>> import torch, losslab
+        >>> x = torch.tensor([[3.0, 1.0, 0.0, -1.0], [0.0, 0.0, 2.0, 5.0]])
+        >>> y = torch.tensor([[1, 1, 0, 0], [0, -1, 0, 0]])   # the second row has no positive
+        >>> losslab.multilabel_softmax_loss(x, y, reduction="none")
+        tensor([1.1852, 0.0000])
+        >>> losslab.multilabel_softmax_loss(x, y, mode="per_positive", reduction="none")
+        tensor([0.4735, 0.0000])
+    """
+    x = _checks.floating("input", input)
+    t = _checks.tensor("target", target)
+    if x.dim() != 2:
+        raise ValueError(f"`input` must have shape (N, C), got {_checks.shape_str(x.shape)}")
+    _checks.same_shape("target", t, "input", x)
+    mode = _checks.choice("mode", mode, MULTILABEL_MODES)
+    _checks.reduction(reduction, _reduce.SOFTMAX_REDUCTIONS)
+    m = _checks.optional_mask(mask, "input", x)
+    if t.dtype == torch.bool:
+        t = t.to(torch.uint8)
+    known = ~(t < 0) if (t.is_floating_point() or t.dtype.is_signed) else None
+    if m is not None:
+        known = m.expand(x.shape) if known is None else known & m
+    bad = (t != 0) & (t != 1)
+    if known is not None:
+        bad &= known
+    if bool(bad.any()):
+        raise ValueError(
+            "`target` must hold 1 (positive), 0 (negative) or a negative value (unknown), "
+            f"got a value of {t[bad][0].item():g}"
+        )
+    positive = t == 1 if known is None else (t == 1) & known
+    has_positive = positive.any(1)
+    dtype = _checks.compute_dtype(x.dtype)
+    xc = x.to(dtype)
+    # Only rows with a positive take part; the others and unknown labels get logit 0, so
+    # that no NaN or inf there can reach the loss or the gradient.
+    used = has_positive.unsqueeze(1) if known is None else known & has_positive.unsqueeze(1)
+    if not bool(used.all()):
+        xc = xc.masked_fill(~used, 0.0)
+    # Rows without a positive keep every class, so that their (unused) softmax is finite.
+    keep = None if known is None else known | ~has_positive.unsqueeze(1)
+
+    if mode == "normalized":
+        count = positive.sum(1, keepdim=True).clamp(min=1)
+        loss, _, _ = _soft_cross_entropy(xc, positive.to(dtype) / count, 1, keep)
+        loss = loss.squeeze(1)
+    else:
+        negative = ~positive if keep is None else keep & ~positive
+        # The negatives' log-sum-exp is shared by every positive of the row: one pass over
+        # the classes per row, then O(1) per positive, O(C) in all. Looping over the
+        # positives and building each one's softmax would cost O(C) per positive.
+        x_neg = xc.masked_fill(~negative, _NEG_INF)
+        shift = x_neg.detach().amax(1, keepdim=True)
+        # A row without a known negative: every positive then costs exactly 0.
+        shift = torch.where(torch.isfinite(shift), shift, 0.0)
+        log_neg = _safe_log(torch.exp(x_neg - shift).sum(1, keepdim=True))
+        # softplus(lse_neg - x_c) as -logsigmoid: exact for large arguments, where
+        # F.softplus switches to its input above a threshold.
+        per = -F.logsigmoid((xc - shift) - log_neg)
+        loss = torch.where(positive, per, 0.0).sum(1)
+    return _reduce.reduce(loss, has_positive, reduction).to(x.dtype)
+
+
+# ---------------------------------------------------------------- multi-hot targets
+
+
+def multi_hot(indices: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Turn class indices into multi-hot (or one-hot) targets for one BCE per class.
+
+    Each row gets 1 at its classes and 0 elsewhere; a row whose indices are all negative
+    (an ignored sample: -1, -100) becomes a row of -1, which every losslab loss reads as
+    "unknown, leave out", so a multiclass problem trains with `binary_cross_entropy` or
+    `focal_loss` and keeps its ignored samples ignored.
+
+    Args:
+        indices: integer class indices, shape (N,) for one class per sample (one-hot), or
+            (N, K) for up to K classes per sample with negative values as padding.
+        num_classes: C >= 1; every index must be below it.
+
+    Returns:
+        A float tensor of shape (N, C) (the default dtype) on the indices' device.
+
+    Example:
+        >>> import torch, losslab
+        >>> losslab.multi_hot(torch.tensor([2, 0, -100]), 3)
+        tensor([[ 0.,  0.,  1.],
+                [ 1.,  0.,  0.],
+                [-1., -1., -1.]])
+        >>> losslab.multi_hot(torch.tensor([[0, 2], [1, -1]]), 3)
+        tensor([[1., 0., 1.],
+                [0., 1., 0.]])
+    """
+    idx = _checks.tensor("indices", indices)
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise TypeError(f"`indices` must be an integer tensor, got {idx.dtype}")
+    if idx.dim() not in (1, 2):
+        raise ValueError(
+            f"`indices` must have shape (N,) or (N, K), got {_checks.shape_str(idx.shape)}"
+        )
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(f"`num_classes` must be an int, got {type(num_classes).__name__}")
+    if num_classes < 1:
+        raise ValueError(f"`num_classes` must be at least 1, got {num_classes}")
+    if idx.numel() and bool((idx >= num_classes).any()):
+        raise ValueError(
+            f"`indices` must be below num_classes={num_classes} (negative: ignored), "
+            f"got {int(idx.max())}"
+        )
+    if idx.dim() == 1:
+        idx = idx.unsqueeze(1)
+    valid = idx >= 0
+    out = torch.zeros(idx.shape[0], num_classes, device=idx.device)
+    # scatter_add then clamp: repeated or padded indices must not overwrite a 1 with a 0.
+    out.scatter_add_(1, idx.clamp(min=0), valid.to(out.dtype)).clamp_(max=1)
+    return out.masked_fill_(~valid.any(1, keepdim=True), -1.0)
