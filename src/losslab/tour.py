@@ -701,11 +701,17 @@ def _plot_distributions(path: Path) -> None:
     c = distribution_curves()
     fig, ax = _figure(2, 2)
     ax[0, 0].bar(c["binomial_k"], c["binomial"])
-    ax[0, 0].set(title="binomial: 8 hours at p = 0.5", xlabel="customers a day")
+    ax[0, 0].set(
+        title="binomial: 8 hours at p = 0.5", xlabel="customers a day", ylabel="probability"
+    )
     ax[0, 1].bar(c["poisson_k"], c["poisson"])
-    ax[0, 1].set(title="Poisson: 27.4 visitors a day", xlabel="visitors a day")
+    ax[0, 1].set(
+        title="Poisson: 27.4 visitors a day", xlabel="visitors a day", ylabel="probability"
+    )
     ax[1, 0].plot(c["minutes"], c["exponential"])
-    ax[1, 0].set(title="exponential: wait between visitors", xlabel="minutes")
+    ax[1, 0].set(
+        title="exponential: wait between visitors", xlabel="minutes", ylabel="density per minute"
+    )
     ax[1, 1].plot(c["z"], c["gaussian"])
     for k, shade in ((2, 0.15), (1, 0.3)):
         ax[1, 1].axvspan(-k, k, alpha=shade)
