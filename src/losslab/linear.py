@@ -31,13 +31,17 @@ CE_REDUCTIONS = ("none", "mean", "sum")
 MULTILABEL_REDUCTIONS = ("mean", "sum", "sum_over_positives")
 
 
+CHUNK_ELEMENTS = 2**22  # 16 MiB of float32 logits
+
+
 def _chunk_rows(n: int, d: int, c: int, chunk_size: int | None) -> int:
-    """Rows per chunk: given, or enough for a chunk of logits as large as `hidden`, >= 16."""
+    """Rows per chunk: given, or a chunk of logits as large as `hidden` or 2**22 elements."""
     if chunk_size is not None:
         return chunk_size
-    # A (rows, C) chunk of logits the size of the (N, d) hidden states keeps peak memory
-    # near that of the inputs; 16 rows at least keep the matrix products efficient.
-    rows = max(16, math.ceil(n * d / max(c, 1)))
+    # A (rows, C) chunk no larger than the (N, d) hidden states keeps peak memory near that
+    # of the inputs; the 2**22-element floor keeps the matrix products large enough to run
+    # at full speed (a few dozen chunks for C = 65536).
+    rows = max(1, math.ceil(max(n * d, CHUNK_ELEMENTS) / max(c, 1)))
     return min(n, 1 << (rows - 1).bit_length())
 
 
@@ -192,11 +196,11 @@ def _scale_saved(ctx, grad_output):
 
 def _accumulate(g, h, w, r, grad_h, grad_w, grad_b):
     """Add one chunk's d loss / d z (rows, C) into the gradients of h, w and b."""
-    gm = g.to(h.dtype)
     if grad_h is not None:
-        grad_h[r] = (gm @ w).to(grad_h.dtype)  # (rows, C) @ (C, d)
+        grad_h[r] = (g.to(h.dtype) @ w).to(grad_h.dtype)  # (rows, C) @ (C, d)
     if grad_w is not None:
-        grad_w.add_((gm.T @ h[r]).to(grad_w.dtype))  # (C, rows) @ (rows, d)
+        # (C, rows) @ (rows, d) added in place: no (C, d) temporary per chunk.
+        grad_w.addmm_(g.T, h[r].to(grad_w.dtype))
     if grad_b is not None:
         grad_b.add_(g.sum(dim=0))
 
@@ -253,8 +257,8 @@ def linear_cross_entropy(
         label_smoothing: epsilon in [0, 1): mixes the target with the uniform distribution.
         mask: optional (N,) boolean; False leaves a row out.
         reduction: "none" (per row, 0 where left out) | "mean" (over included rows) | "sum".
-        chunk_size: rows per chunk (default: enough for a chunk of logits the size of
-            `hidden`, at least 16).
+        chunk_size: rows per chunk (default: a chunk of logits the size of `hidden`, or
+            of 2**22 elements if that is larger).
 
     Returns:
         A scalar, or (N,) for "none", in hidden's dtype. Nothing included gives 0 with
@@ -372,8 +376,8 @@ def linear_sigmoid_loss(
         alpha: weight of positives in [0, 1], negatives get 1 - alpha; None: no balancing.
         mask: optional boolean, broadcast to (N, C); False leaves a label out.
         reduction: "mean" (over included labels) | "sum" | "sum_over_positives".
-        chunk_size: rows per chunk (default: enough for a chunk of logits the size of
-            `hidden`, at least 16).
+        chunk_size: rows per chunk (default: a chunk of logits the size of `hidden`, or
+            of 2**22 elements if that is larger).
 
     Returns:
         A scalar in hidden's dtype.

@@ -1,0 +1,220 @@
+"""Tests of the fused sigmoid kernels: same numbers as the eager path, same guarantees.
+
+The fused path is forced at every size here (`fused.enable(True)`); in normal use it only
+starts at 2**20 elements. Compilation is the slow part (about 20 s for the first kernel
+in a fresh process, a few seconds per further variant), so the tests share a few variants:
+float32 and float64, "none" and scalar reductions, with and without a mask or weight.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import losslab
+from losslab import fused
+from losslab.fused import sigmoid as fused_sigmoid
+from reference import EXTREME_LOGITS, assert_close_to_reference, asymmetric, focal, value_and_grad
+
+
+@pytest.fixture(autouse=True)
+def fused_on():
+    previous = fused.enable(True)
+    yield
+    fused.enable(previous)
+
+
+def eager(fn, *args, **kwargs):
+    """`fn` run with fused kernels off."""
+    previous = fused.enable(False)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        fused.enable(previous)
+
+
+def loss_and_grad(fn, x, t, **kwargs):
+    x = x.detach().clone().requires_grad_()
+    loss = fn(x, t, **kwargs)
+    loss.sum().backward()
+    return loss.detach(), x.grad
+
+
+def is_fused(loss: torch.Tensor) -> bool:
+    return type(loss.grad_fn).__name__ == "_FusedSigmoidBackward"
+
+
+# (name, function, kwargs, reference, reference kwargs) as in test_sigmoid.py
+CASES = [
+    ("bce-smooth", losslab.binary_cross_entropy, {"label_smoothing": 0.1}, focal,
+     {"smoothing": 0.1}),
+    ("focal-g2", losslab.focal_loss, {}, focal, {"alpha": 0.25, "gamma": 2.0}),
+    ("focal-g0.2", losslab.focal_loss, {"gamma": 0.2}, focal, {"alpha": 0.25, "gamma": 0.2}),
+    ("asl", losslab.asymmetric_loss, {}, asymmetric, {}),
+    ("asl-m0", losslab.asymmetric_loss, {"margin": 0.0, "gamma_pos": 1.0}, asymmetric,
+     {"margin": 0.0, "gamma_pos": 1.0}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fused_matches_mpmath_at_extreme_logits(case, dtype):
+    name, fn, kwargs, ref, ref_kwargs = case
+    x = torch.tensor(EXTREME_LOGITS, dtype=dtype).repeat(2)
+    targets = [1.0, 0.0] if name.startswith("asl") else [1.0, 0.3]
+    t = torch.tensor(targets, dtype=dtype).repeat_interleave(len(EXTREME_LOGITS))
+    xg = x.clone().requires_grad_()
+    # An all-True mask: the same compiled variant as the masked tests below, one compile less.
+    loss = fn(xg, t, mask=torch.ones_like(t, dtype=torch.bool), reduction="none", **kwargs)
+    assert is_fused(loss)
+    loss.sum().backward()
+    assert torch.isfinite(xg.grad).all(), f"{name}: non-finite gradient {xg.grad}"
+    for i, (xi, ti) in enumerate(zip(x.tolist(), t.tolist(), strict=True)):
+        value, grad = value_and_grad(ref, xi, t=ti, **ref_kwargs)
+        assert_close_to_reference(loss[i].item(), value, dtype, f"{name} value at x={xi}, t={ti}")
+        assert_close_to_reference(xg.grad[i].item(), grad, dtype, f"{name} grad at x={xi}")
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum", "sum_over_positives"])
+@pytest.mark.parametrize(
+    "fn,kwargs",
+    [
+        (losslab.binary_cross_entropy, {"alpha": 0.3, "label_smoothing": 0.05}),
+        (losslab.focal_loss, {"gamma": 2.0}),
+        (losslab.asymmetric_loss, {"gamma_pos": 1.0}),
+    ],
+    ids=["bce", "focal", "asl"],
+)
+def test_fused_equals_eager_with_unknown_labels_and_mask(fn, kwargs, reduction):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 10, generator=g) * 6
+    x[0, 0] = float("nan")  # excluded below: must not leak
+    t = (torch.rand(64, 10, generator=g) < 0.2).float()
+    t[torch.rand(64, 10, generator=g) < 0.1] = -1
+    t[0, 0] = -1
+    mask = torch.rand(64, 10, generator=g) < 0.9
+    got, got_grad = loss_and_grad(fn, x, t, mask=mask, reduction=reduction, **kwargs)
+    want, want_grad = loss_and_grad(
+        lambda *a, **k: eager(fn, *a, **k), x, t, mask=mask, reduction=reduction, **kwargs
+    )
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got_grad, want_grad, rtol=1e-5, atol=1e-7)
+    assert torch.isfinite(got_grad).all()
+
+
+def test_fused_weights_and_pos_weight_broadcast():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(32, 4, generator=g, dtype=torch.float64) * 3
+    t = torch.rand(32, 4, generator=g, dtype=torch.float64)
+    w = torch.rand(32, 4, generator=g, dtype=torch.float64)
+    pw = torch.tensor([1.0, 2.0, 3.0, 0.5], dtype=torch.float64)
+    kwargs = {"weight": w, "pos_weight": pw, "reduction": "mean"}
+    got, got_grad = loss_and_grad(losslab.binary_cross_entropy, x, t, **kwargs)
+    want, want_grad = loss_and_grad(torch.nn.functional.binary_cross_entropy_with_logits, x, t,
+                                    **kwargs)  # fmt: skip
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got_grad, want_grad)
+
+
+def test_fused_gradcheck():
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(6, 4, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    t = torch.rand(6, 4, generator=g, dtype=torch.float64)
+    t[0, 0] = -1.0
+    mask = torch.rand(6, 4, generator=g) < 0.8
+    for reduction in ("mean", "none"):
+        torch.autograd.gradcheck(
+            lambda inp, r=reduction: losslab.focal_loss(inp, t, gamma=0.5, mask=mask, reduction=r),
+            (x,),
+        )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum_over_positives", "none"])
+def test_fused_all_excluded_gives_zero_and_zero_gradient(reduction):
+    x = torch.randn(4, 3, requires_grad=True)
+    loss = losslab.focal_loss(x, -torch.ones(4, 3), reduction=reduction)
+    assert is_fused(loss) and (loss == 0).all()
+    loss.sum().backward()
+    assert (x.grad == 0).all()
+
+
+def test_fused_nan_input_propagates():
+    x = torch.tensor([float("nan"), 1.0, 2.0], requires_grad=True)
+    loss = losslab.focal_loss(x, torch.tensor([0.0, 1.0, 0.0]))
+    assert is_fused(loss) and torch.isnan(loss)
+    loss.backward()
+    assert torch.isnan(x.grad[0]) and torch.isfinite(x.grad[1:]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fused_half_inputs_computed_in_float32(dtype):
+    x = (torch.randn(200) * 8).to(dtype).requires_grad_()
+    t = torch.randint(0, 2, (200,)).to(dtype)
+    loss = losslab.focal_loss(x, t, reduction="none")
+    assert loss.dtype == dtype and is_fused(loss)
+    assert torch.equal(loss, eager(losslab.focal_loss, x.detach().float(), t.float(),
+                                   reduction="none").to(dtype))  # fmt: skip
+    loss.sum().backward()
+    assert x.grad.dtype == dtype
+    x32 = x.detach().float().requires_grad_()
+    eager(losslab.focal_loss, x32, t.float(), reduction="none").sum().backward()
+    torch.testing.assert_close(x.grad, x32.grad.to(dtype))
+
+
+def test_integer_and_bool_targets_without_a_copy():
+    x = torch.randn(3, 5, dtype=torch.float64)
+    t = torch.tensor([[1, 0, -1, 0, 1]] * 3)
+    a = losslab.binary_cross_entropy(x, t)
+    b = eager(losslab.binary_cross_entropy, x, t.double())
+    torch.testing.assert_close(a, b)
+    c = losslab.binary_cross_entropy(x, t == 1)
+    torch.testing.assert_close(c, eager(losslab.binary_cross_entropy, x, (t == 1).double()))
+
+
+def test_only_the_gradient_is_saved_for_backward():
+    x = torch.randn(1000, requires_grad=True)
+    t = (torch.rand(1000) < 0.1).float()
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda s: saved.append(s) or s, lambda s: s):
+        loss = losslab.focal_loss(x, t)
+    assert sum(s.numel() for s in saved) <= 1001  # the gradient, and the 1 / count scalar
+    loss.backward()
+
+
+def test_dispatch_rules():
+    x = torch.randn(10, requires_grad=True)
+    t = torch.rand(10)
+    assert is_fused(losslab.binary_cross_entropy(x, t))
+    # Probabilities, a target that needs a gradient, fused off, or below the size: eager.
+    assert not is_fused(losslab.binary_cross_entropy(torch.sigmoid(x), t, from_logits=False))
+    assert not is_fused(losslab.binary_cross_entropy(x, t.clone().requires_grad_()))
+    assert not is_fused(eager(losslab.binary_cross_entropy, x, t))
+    fused.enable(None)
+    assert not is_fused(losslab.binary_cross_entropy(x, t))
+    assert fused.is_enabled(torch.empty(fused.DEFAULT_MIN_NUMEL, device="meta"))
+    with pytest.raises(TypeError, match="`flag` must be True, False or None"):
+        fused.enable("yes")
+    with pytest.raises(ValueError, match="`min_numel` must be a non-negative int"):
+        fused.enable(True, min_numel=-1)
+
+
+def test_failed_compilation_warns_once_and_falls_back(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    # A kernel whose compiler fails at its first call, as a missing gcc or Triton would.
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
+    monkeypatch.setattr(fused_sigmoid, "_compiled_kernel", fused.compiled(fused_sigmoid._kernel))
+    monkeypatch.setitem(fused._state, "broken", False)
+    x = torch.randn(8, requires_grad=True)
+    t = torch.rand(8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = losslab.focal_loss(x, t)
+        second = losslab.focal_loss(x, t)
+    messages = [str(w.message) for w in caught if "fused loss kernel" in str(w.message)]
+    assert len(messages) == 1 and "no C++ compiler" in messages[0]
+    assert not is_fused(first) and not is_fused(second)
+    torch.testing.assert_close(first, eager(losslab.focal_loss, x, t))
