@@ -188,9 +188,18 @@ def tour_command(out: str | None) -> None:
     Each step computes its numbers with losslab and prints them beside the value commonly
     quoted for them, flagging any disagreement. With --out DIR the plots go to DIR.
     """
+    from pathlib import Path
+
     from rich.console import Console
 
     from . import tour
+
+    if out is not None:
+        # Make the folder first, so that a bad --out fails before the walk is printed.
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise click.ClickException(f"cannot write the plots to {out}: {error}") from None
 
     console = Console()
     tour.render(tour.steps(), console)
