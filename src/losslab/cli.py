@@ -210,4 +210,4 @@ def tour_command(out: str | None) -> None:
         paths = tour.save_plots(out)
     except OSError as error:
         raise click.ClickException(f"cannot write the plots to {out}: {error}") from None
-    console.print(f"{len(paths)} plots written to {out}: " + ", ".join(p.name for p in paths))
+    console.print(f"plots written to {out}: " + ", ".join(p.name for p in paths))
