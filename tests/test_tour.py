@@ -73,6 +73,7 @@ EXPECTED = [
     ("distributions", "Gaussian: within 1 sigma", 68.2689, 1e-4),
     ("distributions", "Gaussian: within 2 sigma", 95.4500, 1e-4),
     ("distributions", "Gaussian: outside 6 sigma", 1.97318, 1e-5),
+    ("distributions", "Gaussian: extra -log-lik. at 1 sigma = MSE / 2", 0.5, 0),
 ]
 
 

@@ -527,6 +527,8 @@ def distributions() -> Step:
     # Gaussian: the share within k standard deviations is erf(k / sqrt 2).
     within = [100 * math.erf(k / math.sqrt(2)) for k in (1, 2)]
     outside_six = 1e9 * math.erfc(6 / math.sqrt(2))
+    # Its -log-likelihood is (y - mu)^2 / 2 sigma^2 + constant: MSE / 2 at sigma = 1.
+    one_sigma = losslab.mean_squared_error(_t([1.0]), _t([0.0])).item() / 2
     return Step(
         "distributions",
         "Distributions and the losses they imply",
@@ -537,6 +539,8 @@ def distributions() -> Step:
             "Know only a rate, 10,000 visitors a year, and counts per day are Poisson.",
             "The wait between two visitors is exponential: no visitor in an hour is Poisson's "
             "zero.",
+            "Its loss, rate times wait minus log rate, is the Poisson loss of one event, up to "
+            "a constant.",
             "Sums of many small effects are Gaussian, and the Gaussian's loss is MSE.",
         ),
         (
@@ -550,6 +554,7 @@ def distributions() -> Step:
             Value("Gaussian: within 1 sigma", within[0], "68.3", "%"),
             Value("Gaussian: within 2 sigma", within[1], "95.4", "%"),
             Value("Gaussian: outside 6 sigma", outside_six, "2", "per billion"),
+            Value("Gaussian: extra -log-lik. at 1 sigma = MSE / 2", one_sigma, "0.5", "nats"),
         ),
         plot="distributions.png",
     )
