@@ -164,3 +164,12 @@ def gradient(fn, xs, **kwargs):
         return mp.diff(lambda u: fn(xs[:j] + [u] + xs[j + 1 :], **kwargs), xs[j])
 
     return [partial(j) for j in range(len(xs))]
+
+
+def kl_softmax(xs, t, *, temperature=1.0):
+    """T^2 sum_c t_c (log t_c - log softmax(x / T)_c), with 0 log 0 = 0."""
+    temp = mp.mpf(temperature)
+    zs = [mp.mpf(v) / temp for v in xs]
+    return temp**2 * mp.fsum(
+        mp.mpf(tc) * (mp.log(mp.mpf(tc)) - log_softmax(zs, c)) for c, tc in enumerate(t) if tc > 0
+    )

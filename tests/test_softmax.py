@@ -12,10 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import losslab
+from losslab import nn as lnn
 from reference import (
     RTOL,
+    TINY,
     assert_close_to_reference,
     gradient,
+    kl_softmax,
     multilabel_softmax,
     soft_cross_entropy,
     softmax_focal,
@@ -42,6 +45,19 @@ NUM_CLASSES = 4
 BATCH_X = [row for row in LOGIT_ROWS for _ in range(NUM_CLASSES)]
 BATCH_Y = [c for _ in LOGIT_ROWS for c in range(NUM_CLASSES)]
 ALPHA = [0.25, 1.0, 0.5, 2.0]
+
+
+_REFERENCES: dict = {}
+
+
+def _reference(fn, row, **kwargs):
+    """(value, partial derivatives) of an mpmath reference, computed once for both dtypes."""
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    key = (fn.__name__, tuple(row), frozen)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = (fn(row, **kwargs), gradient(fn, row, **kwargs))
+    return _REFERENCES[key]
+
 
 # (id, losslab function, its kwargs, reference kwargs of softmax_focal)
 INDEX_CASES = [
@@ -77,8 +93,9 @@ def test_index_losses_match_mpmath_at_extreme_logits(case, dtype):
     loss, grad = _run_batch(fn, kwargs, dtype)
     for i, (row, y) in enumerate(zip(BATCH_X, BATCH_Y, strict=True)):
         where = f"{name} at x={row}, y={y}"
-        assert_close_to_reference(loss[i].item(), softmax_focal(row, y, **ref_kwargs), dtype, where)
-        for j, g in enumerate(gradient(softmax_focal, row, y=y, **ref_kwargs)):
+        value, grads = _reference(softmax_focal, row, y=y, **ref_kwargs)
+        assert_close_to_reference(loss[i].item(), value, dtype, where)
+        for j, g in enumerate(grads):
             assert_close_to_reference(grad[i, j].item(), g, dtype, f"{where}: grad {j}")
 
 
@@ -100,9 +117,12 @@ def test_label_smoothing_matches_mpmath(fn, kwargs, dtype):
     for i, (row, y) in enumerate(zip(BATCH_X, BATCH_Y, strict=True)):
         ref_kwargs = {**kwargs, "smoothing": 0.1}
         assert_close_to_reference(
-            loss[i].item(), softmax_focal(row, y, **ref_kwargs), dtype, f"x={row}, y={y}"
+            loss[i].item(),
+            _reference(softmax_focal, row, y=y, **ref_kwargs)[0],
+            dtype,
+            f"x={row}, y={y}",
         )
-        want = [float(g) for g in gradient(softmax_focal, row, y=y, **ref_kwargs)]
+        want = [float(g) for g in _reference(softmax_focal, row, y=y, **ref_kwargs)[1]]
         scale = max(abs(g) for g in want)
         err = max(abs(a - b) for a, b in zip(grad[i].tolist(), want, strict=True))
         assert err <= RTOL[dtype] * scale, f"x={row}, y={y}: grad error {err:.3g}"
@@ -116,9 +136,10 @@ def test_soft_targets_match_mpmath(dtype):
     loss, grad = _run_batch(losslab.softmax_cross_entropy, {}, dtype, rows, ts)
     for i, (row, t) in enumerate(zip(rows, ts, strict=True)):
         where = f"x={row}, t={t}"
-        assert_close_to_reference(loss[i].item(), soft_cross_entropy(row, t), dtype, where)
+        value, grads = _reference(soft_cross_entropy, row, t=t)
+        assert_close_to_reference(loss[i].item(), value, dtype, where)
         # Soft-target gradients T p_c - t_c are exact to rounding of the largest entry.
-        want = [float(g) for g in gradient(soft_cross_entropy, row, t=t)]
+        want = [float(g) for g in grads]
         err = max(abs(a - b) for a, b in zip(grad[i].tolist(), want, strict=True))
         assert err <= 4 * RTOL[dtype] * max(abs(g) for g in want) + 1e-300, where
 
@@ -136,9 +157,9 @@ def test_multilabel_matches_mpmath(mode, dtype):
     for i, (row, t) in enumerate(zip(rows, ts, strict=True)):
         where = f"{mode} at x={row}, t={t}"
         assert_close_to_reference(
-            loss[i].item(), multilabel_softmax(row, t, mode=mode), dtype, where
+            loss[i].item(), _reference(multilabel_softmax, row, t=t, mode=mode)[0], dtype, where
         )
-        want = [float(g) for g in gradient(multilabel_softmax, row, t=t, mode=mode)]
+        want = [float(g) for g in _reference(multilabel_softmax, row, t=t, mode=mode)[1]]
         err = max(abs(a - b) for a, b in zip(x.grad[i].tolist(), want, strict=True))
         assert err <= 4 * RTOL[dtype] * max(max(abs(g) for g in want), 1e-300), where
         if mode == "per_positive":  # each positive's term is exact entry by entry
@@ -537,8 +558,14 @@ def test_multi_hot_trains_a_multiclass_problem_with_one_bce_per_class():
         lambda x, y: losslab.multilabel_softmax_loss(
             x, F.one_hot(y.clamp(min=0), 5), mode="per_positive", reduction="none"
         ),
+        lambda x, y: losslab.kl_divergence_loss(
+            x,
+            torch.tensor([0.5, 0.25, 0.125, 0.0625, 0.0625], dtype=x.dtype).expand(40, 5),
+            reduction="none",
+        ),
+        lambda x, y: losslab.soft_f1_loss(x, y),
     ],
-    ids=["ce", "focal", "soft", "normalized", "per_positive"],
+    ids=["ce", "focal", "soft", "normalized", "per_positive", "kl", "f1"],
 )
 def test_half_inputs_computed_in_float32(call, dtype):
     x = (torch.randn(40, 5) * 8).to(dtype)
@@ -568,6 +595,193 @@ def test_float64_stays_float64_and_bool_soft_targets_work():
     )
 
 
+# ---------------------------------------------------------------- KL divergence
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_kl_matches_mpmath(temperature, dtype):
+    targets = [[1.0, 0.0, 0.0, 0.0], [0.7, 0.1, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]]
+    rows = [row for row in LOGIT_ROWS for _ in targets]
+    ts = [t for _ in LOGIT_ROWS for t in targets]
+    loss, grad = _run_batch(
+        losslab.kl_divergence_loss, {"temperature": temperature}, dtype, rows, ts
+    )
+    for i, (row, t) in enumerate(zip(rows, ts, strict=True)):
+        where = f"T={temperature} at x={row}, t={t}"
+        want, grads = _reference(kl_softmax, row, t=t, temperature=temperature)
+        # KL is a sum of terms of both signs: compare to the size of its largest term.
+        entropy = -sum(v * math.log(v) for v in t if v > 0)
+        cross = float(soft_cross_entropy([v / temperature for v in row], t))
+        scale = temperature**2 * (cross + entropy)
+        err = abs(loss[i].item() - float(want))
+        assert scale < TINY[dtype] or err <= 4 * RTOL[dtype] * scale, where
+        g = [float(v) for v in grads]
+        # T (q - t) cancels where q is close to t: compare to the size of T t.
+        scale = max(max(abs(v) for v in g), temperature * max(t))
+        err = max(abs(a - b) for a, b in zip(grad[i].tolist(), g, strict=True))
+        assert scale < TINY[dtype] or err <= 4 * RTOL[dtype] * scale, where
+
+
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_kl_agrees_with_f_kl_div_batchmean_times_t_squared(temperature):
+    x = torch.randn(8, 5, dtype=torch.float64) * 3
+    t = torch.softmax(torch.randn(8, 5, dtype=torch.float64) * 2, 1)
+    t[0] = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])  # zeros in the target: 0 log 0 = 0
+    want = F.kl_div(torch.log_softmax(x / temperature, 1), t, reduction="batchmean")
+    (a, ga), (b, gb) = _both(
+        lambda xi: losslab.kl_divergence_loss(xi, t, temperature=temperature),
+        lambda xi: (
+            F.kl_div(torch.log_softmax(xi / temperature, 1), t, reduction="batchmean")
+            * temperature**2
+        ),
+        x,
+    )
+    _close(a, b)
+    _close(ga, gb)
+    assert torch.isclose(a, want * temperature**2)
+    # From probabilities, the log is taken exactly: q = 1e-300 for a target of 1.
+    q = torch.tensor([[1e-300, 1.0 - 1e-300]], dtype=torch.float64)
+    one = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    got = losslab.kl_divergence_loss(q, one, from_logits=False)
+    assert got.item() == pytest.approx(690.7755278982137, rel=1e-12)
+    # A zero probability where the target has no mass costs nothing, never NaN.
+    assert losslab.kl_divergence_loss(one, one, from_logits=False).item() == 0.0
+
+
+def test_kl_ignored_rows_masks_and_shapes():
+    x = torch.randn(6, 4, 3, dtype=torch.float64, requires_grad=True)
+    t = torch.softmax(torch.randn(6, 4, 3, dtype=torch.float64), 1)
+    t[1, :, 2] = -1  # leave out sample (1, ., 2)
+    mask = torch.ones(6, 3, dtype=torch.bool)
+    mask[4, 0] = False
+    keep = (t[:, 0] >= 0) & mask
+    none = losslab.kl_divergence_loss(x, t, mask=mask, reduction="none")
+    assert none.shape == (6, 3) and (none[~keep] == 0).all()
+    want = F.kl_div(torch.log_softmax(x, 1), t.clamp(min=0), reduction="none").sum(1)
+    _close(none[keep], want[keep])
+    _close(losslab.kl_divergence_loss(x, t, mask=mask), want[keep].mean())
+    loss = losslab.kl_divergence_loss(x, -torch.ones(6, 4, 3, dtype=torch.float64))
+    loss.backward()
+    assert loss.item() == 0 and (x.grad == 0).all()
+
+
+# ---------------------------------------------------------------- soft F1
+
+
+def _f1_by_hand(p, y, average):
+    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((1 - p) * y).sum(0)
+    if average == "micro":
+        tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+    return (1 - 2 * tp / (2 * tp + fp + fn)).mean()
+
+
+@pytest.mark.parametrize("average", ["macro", "micro"])
+def test_soft_f1_matches_its_formula(average):
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(30, 4, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 4, (30,), generator=g)
+    one_hot = F.one_hot(y, 4).double()
+    (a, ga), (b, gb) = _both(
+        lambda xi: losslab.soft_f1_loss(xi, y, average=average),
+        lambda xi: _f1_by_hand(torch.softmax(xi, 1), one_hot, average),
+        x,
+    )
+    _close(a, b)
+    _close(ga, gb)
+    # One-hot float targets and index targets are the same thing.
+    _close(losslab.soft_f1_loss(x, one_hot, average=average), a)
+    # Probabilities (e.g. sigmoid outputs for multi-label data).
+    multi = torch.randint(0, 2, (30, 4), generator=g).double()
+    s = torch.sigmoid(x)
+    _close(
+        losslab.soft_f1_loss(s, multi, average=average, from_logits=False),
+        _f1_by_hand(s, multi, average),
+    )
+    # A perfect, confident prediction scores about 0.
+    assert losslab.soft_f1_loss(one_hot * 50, y, average=average).item() < 1e-12
+
+
+def test_soft_f1_unknowns_and_empty_classes():
+    g = torch.Generator().manual_seed(9)
+    p = torch.rand(20, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (20, 5), generator=g).double()
+    unknown = torch.rand(20, 5, generator=g) < 0.3
+    marked = torch.where(unknown, -1.0, y)
+    got = losslab.soft_f1_loss(p, marked, from_logits=False)
+    known = ~unknown
+    want = torch.stack(
+        [
+            1
+            - 2
+            * (p[known[:, c], c] * y[known[:, c], c]).sum()
+            / (p[known[:, c], c].sum() + y[known[:, c], c].sum())
+            for c in range(5)
+        ]
+    ).mean()
+    _close(got, want)
+    _close(losslab.soft_f1_loss(p, y, mask=known, from_logits=False), want)
+    # From logits, unknown labels also take no part in the softmax: any logit there,
+    # even NaN, changes nothing and gets no gradient.
+    x = torch.randn(20, 5, generator=g, dtype=torch.float64)
+    base = losslab.soft_f1_loss(x, marked)
+    wild = torch.where(unknown, torch.tensor(float("nan"), dtype=torch.float64), x)
+    wild.requires_grad_()
+    again = losslab.soft_f1_loss(wild, marked)
+    again.backward()
+    _close(again, base)
+    assert torch.isfinite(wild.grad).all() and (wild.grad[unknown] == 0).all()
+    # A class with no known label and no predicted mass has no F1 and is left out.
+    q = p.clone()
+    q[:, 4] = 0
+    absent = y.clone()
+    absent[:, 4] = -1
+    _close(
+        losslab.soft_f1_loss(q, absent, from_logits=False),
+        losslab.soft_f1_loss(p[:, :4], y[:, :4], from_logits=False),
+    )
+    # Nothing known: 0 with a zero gradient.
+    x.requires_grad_()
+    loss = losslab.soft_f1_loss(x, -torch.ones(20, 5))
+    loss.backward()
+    assert loss.item() == 0 and (x.grad == 0).all()
+
+
+# ---------------------------------------------------------------- modules
+
+
+def test_modules_call_the_functions():
+    x = torch.randn(8, 3)
+    y = torch.randint(-1, 3, (8,))
+    mask = torch.rand(8) < 0.9
+    w = torch.tensor([1.0, 2.0, 0.5])
+    t = torch.softmax(torch.randn(8, 3), 1)
+    multi = torch.randint(-1, 2, (8, 3))
+    pairs = [
+        (
+            lnn.SoftmaxCrossEntropy(weight=w, label_smoothing=0.1)(x, y, mask),
+            losslab.softmax_cross_entropy(x, y, weight=w, label_smoothing=0.1, mask=mask),
+        ),
+        (
+            lnn.SoftmaxFocalLoss(gamma=1.0, alpha=w)(x, y, mask),
+            losslab.softmax_focal_loss(x, y, gamma=1.0, alpha=w, mask=mask),
+        ),
+        (
+            lnn.MultiLabelSoftmaxLoss(mode="per_positive")(x, multi),
+            losslab.multilabel_softmax_loss(x, multi, mode="per_positive"),
+        ),
+        (
+            lnn.KLDivergenceLoss(temperature=2.0)(x, t, mask),
+            losslab.kl_divergence_loss(x, t, temperature=2.0, mask=mask),
+        ),
+        (lnn.SoftF1Loss(average="micro")(x, y), losslab.soft_f1_loss(x, y, average="micro")),
+    ]
+    for got, want in pairs:
+        assert torch.equal(got, want)
+    assert "alpha" in dict(lnn.SoftmaxFocalLoss(alpha=w).named_buffers())
+    assert "weight" in dict(lnn.SoftmaxCrossEntropy(weight=w).named_buffers())
+
+
 # ---------------------------------------------------------------- gradcheck
 
 GRADCHECK = [
@@ -580,6 +794,8 @@ GRADCHECK = [
     (losslab.softmax_focal_loss, {"gamma": 1.5, "weight": True}),
     (losslab.multilabel_softmax_loss, {"mode": "normalized"}),
     (losslab.multilabel_softmax_loss, {"mode": "per_positive"}),
+    (losslab.kl_divergence_loss, {}),
+    (losslab.kl_divergence_loss, {"temperature": 2.5}),
 ]
 
 
@@ -595,7 +811,7 @@ def test_gradcheck(fn, kwargs, reduction):
             kwargs[key] = vector
     if fn is losslab.multilabel_softmax_loss:
         t = torch.tensor([[1, 0, -1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 1, 1, 1], [-1, 1, 0, 0]])
-    elif kwargs.pop("soft", False):
+    elif kwargs.pop("soft", False) or fn is losslab.kl_divergence_loss:
         t = torch.softmax(torch.randn(5, 4, generator=g, dtype=torch.float64), 1)
         t[2] = -1
     else:
@@ -605,6 +821,20 @@ def test_gradcheck(fn, kwargs, reduction):
         mask = mask[:, None]
     torch.autograd.gradcheck(
         lambda inp: fn(inp, t, mask=mask, reduction=reduction, **kwargs),
+        (x.requires_grad_(),),
+    )
+
+
+@pytest.mark.parametrize("average", ["macro", "micro"])
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_gradcheck_soft_f1(average, from_logits):
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    if not from_logits:
+        x = torch.sigmoid(x)
+    y = torch.tensor([[1, 0, 0], [0, 1, -1], [0, 0, 1], [1, 0, 0], [-1, -1, -1], [0, 1, 0]])
+    torch.autograd.gradcheck(
+        lambda inp: losslab.soft_f1_loss(inp, y, average=average, from_logits=from_logits),
         (x.requires_grad_(),),
     )
 
@@ -762,6 +992,38 @@ def test_random_multilabel_is_finite_and_zero_at_unknowns(n, c, seed, mode):
             "`input` must have shape (N, C), got (2, 3, 1)",
         ),
         (
+            lambda: losslab.kl_divergence_loss(
+                torch.full((2, 3), 0.5), torch.full((2, 3), 0.3), from_logits=False, temperature=2.0
+            ),
+            ValueError,
+            "`temperature` applies to logits; with from_logits=False it must be 1, got 2.0",
+        ),
+        (
+            lambda: losslab.kl_divergence_loss(torch.zeros(2, 3), torch.zeros(2, 3), temperature=0),
+            ValueError,
+            "`temperature` must be in (0, inf), got 0",
+        ),
+        (
+            lambda: losslab.kl_divergence_loss(torch.zeros(2, 3), torch.zeros(2, 3).long()),
+            TypeError,
+            "`target` must be a floating-point tensor",
+        ),
+        (
+            lambda: losslab.soft_f1_loss(torch.zeros(2, 3), torch.zeros(2, 3), average="weighted"),
+            ValueError,
+            '`average` must be one of "macro", "micro", got \'weighted\'',
+        ),
+        (
+            lambda: losslab.soft_f1_loss(torch.zeros(3), torch.zeros(3)),
+            ValueError,
+            "`input` must have shape (N, C) or (N, C, d1, ...), got (3,)",
+        ),
+        (
+            lambda: losslab.soft_f1_loss(torch.zeros(2, 3), torch.full((2, 3), 2.0)),
+            ValueError,
+            "`target` must be at most 1",
+        ),
+        (
             lambda: losslab.multi_hot(torch.tensor([0, 3]), 3),
             ValueError,
             "`indices` must be below num_classes=3 (negative: ignored), got 3",
@@ -784,7 +1046,7 @@ def test_errors_name_the_argument(call, error, words):
     assert words in str(info.value)
 
 
-def test_reference_helpers_are_exact():
+def test_reference_helpers_are_exact_at_a_745_nat_gap():
     # The references themselves: log p of a 745-nat gap is -e^-745 to 60 digits.
     from reference import log_softmax
 

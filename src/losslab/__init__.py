@@ -9,7 +9,7 @@ The functional API lives in one module per family and is re-exported here by nam
 - linear-layer losses (`losslab.linear`): linear_cross_entropy, linear_sigmoid_loss,
   the loss of hidden @ weight.T without materialising the logits.
 - softmax family (`losslab.softmax`): softmax_cross_entropy, softmax_focal_loss,
-  multilabel_softmax_loss, multi_hot.
+  multilabel_softmax_loss, kl_divergence_loss, soft_f1_loss, multi_hot.
 
 `losslab.info` (entropy, cross-entropy and KL of distributions, Huffman and block codes)
 stays a submodule: `from losslab import info`.
@@ -35,8 +35,10 @@ from .sigmoid import (
     prior_bias,
 )
 from .softmax import (
+    kl_divergence_loss,
     multi_hot,
     multilabel_softmax_loss,
+    soft_f1_loss,
     softmax_cross_entropy,
     softmax_focal_loss,
 )
@@ -57,8 +59,10 @@ __all__ = [
     "mean_squared_log_error",
     "poisson_nll_loss",
     "prior_bias",
+    "kl_divergence_loss",
     "multi_hot",
     "multilabel_softmax_loss",
+    "soft_f1_loss",
     "softmax_cross_entropy",
     "softmax_focal_loss",
 ]

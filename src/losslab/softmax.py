@@ -601,3 +601,210 @@ def multi_hot(indices: torch.Tensor, num_classes: int) -> torch.Tensor:
     # scatter_add then clamp: repeated or padded indices must not overwrite a 1 with a 0.
     out.scatter_add_(1, idx.clamp(min=0), valid.to(out.dtype)).clamp_(max=1)
     return out.masked_fill_(~valid.any(1, keepdim=True), -1.0)
+
+
+# ---------------------------------------------------------------- KL divergence
+
+
+def kl_divergence_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    dim: int = 1,
+    from_logits: bool = True,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""KL divergence of the model's softmax from target probabilities (distillation).
+
+    .. math::
+        \ell = T^2 \sum_c t_c \bigl(\log t_c - \log q_c\bigr),
+        \qquad q = \operatorname{softmax}(x / T),
+
+    per sample, summed over the classes, with 0 log 0 = 0. "mean" is the mean over
+    samples, the true KL (what `F.kl_div` calls "batchmean"; its "mean" also divides by
+    the number of classes).
+
+    Temperature (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"):
+    `target` holds *probabilities*, the teacher's softmax at the same temperature, e.g.
+    ``torch.softmax(teacher_logits / T, dim)``, so that any source of soft labels works
+    (teacher logits, an ensemble's averaged probabilities, human label distributions).
+    The gradient in the logits of KL at temperature T is (q - t) / T; the T^2 factor,
+    included in the returned value, makes it T (q - t), so the soft-target loss keeps its
+    weight against the hard-label loss when T changes. At T = 1 the value is the KL
+    itself; divide by T^2 to read the KL at another T.
+
+    Args:
+        input: logits (or probabilities when `from_logits=False`), classes along `dim`.
+        target: class probabilities of the input's shape; a row of negative values leaves
+            its sample out, a negative value in a row of probabilities is an error.
+        dim: the class dimension (default 1).
+        from_logits: whether `input` holds logits (default) or probabilities, whose log
+            is then taken exactly (a probability of 0 where the target has mass costs inf).
+        temperature: T > 0, for logits only (default 1).
+        mask: boolean of the input's shape without `dim`; False leaves a sample out.
+        reduction: "none" (the sample shape) | "mean" (over included samples) | "sum".
+
+    Returns:
+        A scalar, or the input's shape without `dim` for "none", in the input's dtype.
+
+    Example:
+        >>> import torch, losslab
+        >>> teacher = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]])
+        >>> student = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+        >>> losslab.kl_divergence_loss(student, teacher, reduction="none")
+        tensor([0.0058, 1.0986])
+        >>> losslab.kl_divergence_loss(student, teacher, temperature=2.0)
+        tensor(2.3541)
+    """
+    x = _checks.floating("input", input)
+    t = _checks.floating("target", target)
+    dim = _class_dim(x, dim)
+    _checks.boolean("from_logits", from_logits)
+    temp = _checks.number("temperature", temperature, low=0, low_open=True)
+    _checks.reduction(reduction, _reduce.SOFTMAX_REDUCTIONS)
+    if not from_logits:
+        if temp != 1:
+            raise ValueError(
+                f"`temperature` applies to logits; with from_logits=False it must be 1, "
+                f"got {temperature!r}"
+            )
+        _checks.at_least("input", x, 0, "a probability, since from_logits=False")
+        _checks.at_most("input", x, 1, "a probability, since from_logits=False")
+    shape = _sample_shape(x, dim)
+    m = _sample_mask(mask, shape)
+    known = _soft_target(t, x, dim)
+    include = known if m is None else (m if known is None else known & m)
+    include = None if include is None else include.expand(shape)
+
+    dtype = _checks.compute_dtype(x.dtype)
+    xc, tc = x.to(dtype), t.to(dtype)
+    if known is not None:
+        tc = torch.where(known.unsqueeze(dim), tc, 0.0)
+    # KL = sum t log t - sum t log q, with 0 log 0 = 0: classes without target mass cost
+    # nothing, even where q is 0.
+    has_mass = tc > 0
+    log_t = torch.log(torch.where(has_mass, tc, 1.0))
+    if from_logits:
+        # The cross-entropy part from the exact soft-target form, whose gradient T (q - t)
+        # keeps its digits also at the dominant class.
+        cross, _, _ = _soft_cross_entropy(xc / temp if temp != 1 else xc, tc, dim)
+        loss = cross.squeeze(dim) + torch.where(has_mass, tc * log_t, 0.0).sum(dim)
+    else:
+        log_q = torch.log(xc)
+        loss = torch.where(has_mass, tc * (log_t - log_q), 0.0).sum(dim)
+    if temp != 1:
+        loss = loss * temp**2
+    return _reduce.reduce(loss, include, reduction).to(x.dtype)
+
+
+# ---------------------------------------------------------------- soft F1
+
+F1_AVERAGES = ("macro", "micro")
+
+
+def soft_f1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    average: str = "macro",
+    from_logits: bool = True,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""1 - F1, with the counts of the F1 score replaced by sums of probabilities.
+
+    .. math::
+        \mathrm{tp} = \sum p\,y, \quad \mathrm{fp} = \sum p\,(1 - y), \quad
+        \mathrm{fn} = \sum (1 - p)\,y, \qquad
+        \ell = 1 - \frac{2\,\mathrm{tp}}{2\,\mathrm{tp} + \mathrm{fp} + \mathrm{fn}}
+             = \frac{\mathrm{fp} + \mathrm{fn}}{\sum p + \sum y},
+
+    summed over the samples (and any dimensions after the classes) of the batch, per
+    class. "macro" averages 1 - F1 over the classes, "micro" pools the sums of all
+    classes first. The loss is differentiable and optimises the batch's F1 directly; it
+    has no per-sample form, so it has no `reduction`.
+
+    Unknown labels (a negative target, or False in `mask`) are left out of every sum and,
+    from logits, out of the softmax. A class with a zero denominator (no known label with
+    target mass and no predicted mass, e.g. a class absent from the batch when
+    `from_logits=False` predicts exactly 0) has no F1: it is left out of the macro
+    average. With no class left (or a zero micro denominator) the loss is 0 with a zero
+    gradient.
+
+    Args:
+        input: logits of shape (N, C) or (N, C, d1, ...), classes along dim 1; with
+            `from_logits=True` (default) p = softmax over the classes, otherwise `input`
+            holds probabilities in [0, 1] (pass sigmoid outputs for multi-label data).
+        target: the input's shape with values in [0, 1] (one-hot, multi-hot or soft) or
+            negative for unknown; or integer class indices of the input's shape without
+            dim 1 (negative: ignored sample).
+        average: "macro" (default) or "micro".
+        from_logits: whether `input` holds logits (default) or probabilities.
+        mask: boolean, broadcast to the input's shape; False leaves a label out (use
+            ``mask[:, None]`` for a per-sample mask of shape (N,)).
+
+    Returns:
+        A scalar in [0, 1], in the input's dtype.
+
+    Example:
+        >>> import torch, losslab
+        >>> x = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0], [4.0, 0.0, 0.0]])
+        >>> y = torch.tensor([0, 1, 2, 1])
+        >>> losslab.soft_f1_loss(x, y)
+        tensor(0.2473)
+        >>> losslab.soft_f1_loss(x, y, average="micro")
+        tensor(0.2721)
+    """
+    x = _checks.floating("input", input)
+    t = _checks.tensor("target", target)
+    if x.dim() < 2:
+        raise ValueError(
+            f"`input` must have shape (N, C) or (N, C, d1, ...), got {_checks.shape_str(x.shape)}"
+        )
+    average = _checks.choice("average", average, F1_AVERAGES)
+    _checks.boolean("from_logits", from_logits)
+    m = _checks.optional_mask(mask, "input", x)
+    if not from_logits:
+        _checks.at_least("input", x, 0, "a probability, since from_logits=False")
+        _checks.at_most("input", x, 1, "a probability, since from_logits=False")
+    dtype = _checks.compute_dtype(x.dtype)
+
+    if t.is_floating_point() or t.dtype == torch.bool or t.shape == x.shape:
+        _checks.same_shape("target", t, "input", x)
+        _checks.at_most("target", t, 1, "a probability of the class, or negative for unknown")
+        y = t.to(dtype)
+    else:
+        _index_target(t, x, 1)
+        # One-hot targets, with ignored samples as rows of -1.
+        y = F.one_hot(t.clamp(min=0), x.shape[1]).movedim(-1, 1).to(dtype)
+        y = torch.where((t < 0).unsqueeze(1), -1.0, y)
+    known = ~(y < 0)
+    if m is not None:
+        known = known & m
+    everything = bool(known.all())
+
+    xc = x.to(dtype)
+    if not everything:
+        # Unknown labels get a harmless 0 (no NaN can leak from them) and, from logits,
+        # -inf so that they take no part in the softmax; a row with no known label keeps
+        # its zeros, so that its (unused) softmax stays finite.
+        xc = xc.masked_fill(~known, 0.0 if from_logits else 0.5)
+        if from_logits:
+            xc = xc.masked_fill(~known & known.any(1, keepdim=True), _NEG_INF)
+        y = torch.where(known, y, 0.0)
+    p = torch.softmax(xc, 1) if from_logits else xc
+    if not everything:
+        p = torch.where(known, p, 0.0)
+
+    # Sum over every dimension but the classes: per-class sums of shape (C,).
+    others = [d for d in range(x.dim()) if d != 1]
+    tp = (p * y).sum(others)
+    errors = (p * (1 - y) + (1 - p) * y).sum(others)  # fp + fn, without cancellation
+    denominator = p.sum(others) + y.sum(others)  # 2 tp + fp + fn
+    if average == "micro":
+        tp, errors, denominator = tp.sum(), errors.sum(), denominator.sum()
+    has_f1 = denominator > 0
+    loss = errors / torch.where(has_f1, denominator, 1.0)
+    out = _reduce.reduce(loss, has_f1, "mean") if average == "macro" else loss
+    return out.to(x.dtype)
