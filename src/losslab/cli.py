@@ -211,3 +211,117 @@ def tour_command(out: str | None) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot write the plots to {out}: {error}") from None
     console.print(f"plots written to {out}: " + ", ".join(p.name for p in paths))
+
+
+# ---------------------------------------------------------------- losslab bench
+
+_BENCH_SUITES = ("binary", "multiclass", "multilabel", "partial", "dense")
+
+
+@main.command("bench", short_help="Train small models with each loss and show which wins.")
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    type=click.Choice(_BENCH_SUITES),
+    help="Run this suite (repeatable); default: all five.",
+)
+@click.option(
+    "--losses",
+    default=None,
+    metavar="A,B,C",
+    help="Only these losses (row names, or loss names without +prior).",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Seeds per suite (default: the suite's quick or full budget).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Epochs per training run (default: the suite's budget).",
+)
+@click.option(
+    "--seed",
+    "base_seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="First seed; runs use seeds SEED, SEED+1, ...",
+)
+@click.option("--full", is_flag=True, help="More seeds and epochs (minutes longer).")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE.npz",
+    help="Your own data: arrays X (n, d) and y, (n,) classes or (n, C) multi-hot "
+    "with -1 for unknown.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, writable=True),
+    default=None,
+    metavar="DIR",
+    help="Write report.md, results.json and PNG plots to DIR.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the suites and their losses.")
+def bench_command(suites, losses, seeds, epochs, base_seed, full, data, out, list_only) -> None:
+    """Train small models with each candidate loss and report which wins.
+
+    The default (quick) run trains on scikit-learn's handwritten digits in five suites:
+    binary imbalanced, multiclass, multi-label, partial labels and dense detection, and
+    prints mean ± std over seeds with a one-line finding per suite. --data FILE.npz
+    trains on your own data instead.
+    """
+    import sys
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from .bench import console as bench_console
+    from .bench.suites import SUITES
+    from .bench.userdata import UserDataError
+
+    console = Console()
+    if list_only:
+        bench_console.list_suites(console)
+        return
+    if data is not None and suites:
+        raise click.UsageError("--data and --suite cannot be combined: --data is its own suite")
+    names = [s.strip() for s in losses.split(",") if s.strip()] if losses is not None else None
+    if names is not None and not names:
+        raise click.BadParameter("give at least one loss name", param_hint="--losses")
+    if out is not None:
+        # Make the folder first, so that a bad --out fails before minutes of training.
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise click.ClickException(f"cannot write to {out}: {error}") from None
+    try:
+        if data is not None:
+            selected = [bench_console.user_suite(console, Path(data))]
+        else:
+            selected = [SUITES[s] for s in (suites or _BENCH_SUITES)]
+        bench_console.bench(
+            console,
+            suites=selected,
+            losses=names,
+            seeds=seeds,
+            epochs=epochs,
+            full=full,
+            base_seed=base_seed,
+            out=Path(out) if out is not None else None,
+            command="losslab " + " ".join(sys.argv[1:])
+            if sys.argv[1:2] == ["bench"]
+            else "losslab bench",
+        )
+    except (UserDataError, bench_console.BenchError) as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write to {out}: {error}") from None
