@@ -182,17 +182,76 @@ class _IndexTerms:
         others = e.scatter(dim, y, 0.0).sum(dim, keepdim=True)
         self.u = self.z_y - _safe_log(others)
 
-    def log_p(self) -> torch.Tensor:
-        """log p_y."""
-        return F.logsigmoid(self.u)
-
-    def log_q(self) -> torch.Tensor:
-        """log(1 - p_y), exact also when p_y rounds to 1."""
-        return F.logsigmoid(-self.u)
-
     def log_total(self, log_p: torch.Tensor) -> torch.Tensor:
         """log sum_c e^{z_c} = z_y - log p_y, a sum of two non-negative numbers."""
         return self.z_y - log_p
+
+
+class _TrueClassLogOdds(torch.autograd.Function):
+    """Per sample, u = log(p_y / (1 - p_y)) and v = mean_c(-log p_c), with a one-pass backward.
+
+    The same numbers as `_IndexTerms`, with the backward written out so that it reads the
+    saved exponentials once and writes the gradient once (autograd through the pieces
+    would take about five passes over (N, C)). With S = sum_{c != y} e^{z_c} and
+    Z = e^{z_y} + S:
+
+        du/dx_c = -e^{z_c} / S  (c != y),   du/dx_y = 1,
+        dv/dx_c = e^{z_c} / Z - 1/C,
+
+    so grad_c = e^{z_c} (g_v / Z - g_u / S) - g_v / C for c != y, and the true class gets
+    g_u + g_v (p_y - 1/C). For cross-entropy g_u = -g (1 - p_y) = -g S / Z, so the factor
+    is g / Z and nothing cancels; the true class gets -g (1 - p_y), exact.
+
+    # Not yet: second derivatives; the backward is marked once-differentiable and
+    # raises if differentiated again (`_IndexTerms` through autograd has them).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, dim, want_v):
+        # y: class indices >= 0 with the class dim kept as size 1.
+        m = x.amax(dim, keepdim=True)
+        e = torch.sub(x, m).exp_()  # every term <= 1: nothing overflows
+        z_y = x.gather(dim, y) - m
+        e_y = e.gather(dim, y)
+        e.scatter_(dim, y, 0.0)  # the other classes only: no 1 - 1 + tiny below
+        others = e.sum(dim, keepdim=True)
+        u = z_y - _safe_log(others)
+        total = others + e_y
+        if want_v:
+            # mean_c(-log p_c) = log Z - mean(z); log Z = z_y - log p_y, both >= 0.
+            v = (z_y - F.logsigmoid(u)) + (m - x.mean(dim, keepdim=True))
+        else:
+            v = torch.zeros_like(u)
+        ctx.save_for_backward(e, y, others, total, e_y)
+        ctx.dim, ctx.want_v = dim, want_v
+        ctx.set_materialize_grads(False)
+        return u.squeeze(dim), v.squeeze(dim)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_u, g_v):
+        e, y, others, total, e_y = ctx.saved_tensors
+        dim = ctx.dim
+        if not ctx.want_v:
+            g_v = None
+        if g_u is None and g_v is None:
+            return None, None, None, None
+        coef = torch.zeros_like(others)
+        at_y = torch.zeros_like(others)
+        if g_u is not None:
+            g_u = g_u.unsqueeze(dim)
+            # S = 0 only where every other e^{z_c} underflowed to 0: their gradient is 0.
+            coef = coef - torch.where(others > 0, g_u / torch.where(others > 0, others, 1.0), 0.0)
+            at_y = at_y + g_u
+        if g_v is None:
+            grad = e * coef
+        else:
+            g_v = g_v.unsqueeze(dim)
+            coef = coef + g_v / total
+            share = g_v / e.shape[dim]
+            grad = torch.addcmul(-share, e, coef)
+            at_y = at_y + g_v * (e_y / total) - share
+        return grad.scatter_(dim, y, at_y), None, None, None
 
 
 def _soft_cross_entropy(x: torch.Tensor, t: torch.Tensor, dim: int, keep=None):
@@ -311,14 +370,11 @@ def softmax_cross_entropy(
     _index_target(t, x, dim)
     include = _reduce.included(t, m, shape)
     y = t.clamp(min=0).unsqueeze(dim)
-    terms = _IndexTerms(xc, y, dim)
-    log_p = terms.log_p()
-    loss = -log_p
+    u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps))
+    loss = -F.logsigmoid(u)  # -log p_y
     if eps:
-        # The smoothing term mean_c(-log p_c) = log sum e^z - mean(z): both >= 0.
-        smooth = terms.log_total(log_p) - terms.z.mean(dim, keepdim=True)
+        # The smoothing term mean_c(-log p_c), weighed like the rest by w_y.
         loss = (1 - eps) * loss + eps * smooth
-    loss = loss.squeeze(dim)
     sample_weight = None
     if w is not None:
         sample_weight = w.to(dtype)[y.squeeze(dim)]
@@ -416,10 +472,16 @@ def softmax_focal_loss(
     include = _reduce.included(t, m, shape)
     y = t.clamp(min=0).unsqueeze(dim)
 
-    terms = _IndexTerms(x.to(dtype), y, dim)
-    log_p = terms.log_p()
+    if eps:
+        # The smoothing sum needs every class's (1 - p_c)^gamma: autograd through the
+        # pieces. Without it, one sample-sized log-odds u is all the loss needs.
+        terms = _IndexTerms(x.to(dtype), y, dim)
+        u = terms.u
+    else:
+        u = _TrueClassLogOdds.apply(x.to(dtype), y, dim, False)[0].unsqueeze(dim)
+    log_p = F.logsigmoid(u)
     # exp(gamma * log(1 - p)): finite derivative where (1 - p) ** gamma has none.
-    loss = -torch.exp(gamma * terms.log_q()) * log_p if gamma else -log_p
+    loss = -torch.exp(gamma * F.logsigmoid(-u)) * log_p if gamma else -log_p
     if a is not None:
         a = a.to(dtype)
         loss = loss * a[y]
