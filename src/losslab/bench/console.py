@@ -178,13 +178,13 @@ def user_suite(console: Console, path: Path) -> Suite:
     s, task = suite(path)
     data = s.build(0)
     y = data.y_test
-    classes = int(max(y.max(), data.train_targets["default"].max())) + 1
-    what = {
-        "binary": "binary (y has 2 classes)",
-        "multiclass": f"multiclass (y has {classes} classes)",
-        "multilabel": f"multi-label ({y.shape[1]} label columns"
-        + (", some unknown (-1))" if bool((data.train_targets["default"] < 0).any()) else ")"),
-    }[task]
+    if task == "binary":
+        what = "binary (y has 2 classes)"
+    elif task == "multiclass":
+        what = f"multiclass (y has {int(y.max().item()) + 1} classes)"
+    else:
+        unknown = bool((data.train_targets["default"] < 0).any())
+        what = f"multi-label ({y.shape[1]} label columns{', some unknown (-1)' if unknown else ''})"
     console.print(
         f"{path}: {len(data.x_train) + len(data.x_test)} examples, "
         f"{data.x_train.shape[1]} features; task inferred: {what}"

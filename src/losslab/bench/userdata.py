@@ -41,9 +41,11 @@ def load(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise UserDataError(f"{path}: expected an .npz archive with arrays X and y")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            # A .npy file loads as a plain array: no names, so no X and y.
+            raise UserDataError(f"{path}: expected an .npz archive with arrays X and y")
+        with npz:
             names = set(npz.files)
             for name in ("X", "y"):
                 if name not in names:
@@ -54,9 +56,6 @@ def load(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
         raise
     except FileNotFoundError:
         raise UserDataError(f"{path}: no such file") from None
-    except AttributeError:
-        # np.load returns a plain array for a .npy file, which has no `files`.
-        raise UserDataError(f"{path}: expected an .npz archive with arrays X and y") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         # allow_pickle=False refuses object arrays with a ValueError; say so in one line.
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
