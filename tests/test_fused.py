@@ -8,6 +8,7 @@ float32 and float64, "none" and scalar reductions, with and without a mask or we
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -218,3 +219,62 @@ def test_failed_compilation_warns_once_and_falls_back(monkeypatch):
     assert len(messages) == 1 and "no C++ compiler" in messages[0]
     assert not is_fused(first) and not is_fused(second)
     torch.testing.assert_close(first, eager(losslab.focal_loss, x, t))
+
+
+# ---------------------------------------------------------------- softmax cross-entropy
+
+
+def softmax_case(dtype):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(40, 7, generator=g, dtype=dtype) * 5
+    x[0] = torch.tensor([30.0, 0, 0, 0, 0, 0, 0])  # the true class dominates
+    x[1, 0] = 1e4
+    x[2, 3] = -1e4
+    x[3, 1] = float("nan")  # its row is left out below: must not leak
+    y = torch.randint(0, 7, (40,), generator=g)
+    y[0], y[1], y[2], y[3], y[4] = 0, 0, 3, -100, -1
+    mask = torch.rand(40, generator=g) < 0.8
+    mask[:3] = True
+    return x, y, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_fused_softmax_cross_entropy_equals_eager(reduction, dtype):
+    x, y, mask = softmax_case(dtype)
+    kwargs = {"mask": mask, "label_smoothing": 0.1, "reduction": reduction}
+    got, got_grad = loss_and_grad(losslab.softmax_cross_entropy, x, y, **kwargs)
+    want, want_grad = loss_and_grad(
+        lambda *a, **k: eager(losslab.softmax_cross_entropy, *a, **k), x, y, **kwargs
+    )
+    tol = {} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    torch.testing.assert_close(got, want, **tol)
+    keep = (y >= 0) & mask
+    assert torch.isfinite(got_grad).all() and (got_grad[~keep] == 0).all()
+    # The eager path's gradient of a left-out row holding NaN is NaN; compare the rest.
+    torch.testing.assert_close(got_grad[keep], want_grad[keep], **tol)
+
+
+def test_fused_softmax_exact_where_the_true_class_dominates():
+    x = torch.tensor([[30.0, 0.0, 0.0], [40.0, 0.0, 0.0]], requires_grad=True)
+    loss = losslab.softmax_cross_entropy(x, torch.tensor([0, 0]), reduction="none")
+    assert type(loss.grad_fn).__name__ == "_FusedSoftmaxBackward"
+    # -log p_0 = log1p(2 e^-30): float32 keeps it, log_softmax would return 0.
+    torch.testing.assert_close(loss, torch.tensor([2 * math.exp(-30), 2 * math.exp(-40)]))
+    loss.sum().backward()
+    torch.testing.assert_close(x.grad[:, 0], -loss.detach(), rtol=1e-6, atol=0)
+
+
+def test_fused_softmax_all_excluded_and_gradcheck():
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    loss = losslab.softmax_cross_entropy(x, torch.full((5,), -100))
+    assert loss.item() == 0
+    loss.backward()
+    assert (x.grad == 0).all()
+    y = torch.tensor([0, 3, -1, 2, 1])
+    mask = torch.tensor([True, True, True, False, True])
+    torch.autograd.gradcheck(
+        lambda inp: losslab.softmax_cross_entropy(inp, y, mask=mask, label_smoothing=0.1,
+                                                  reduction="none"),
+        (x,),
+    )  # fmt: skip

@@ -26,8 +26,13 @@ When they are used (measured in BENCHMARKS.md):
 If compilation fails (no C++ compiler, no Triton), losslab warns once and uses the eager
 path from then on.
 
-Not yet: the softmax family has no fused kernel; `F.cross_entropy`'s native kernel is
-already close to the memory floor, and softmax focal loss runs the eager path.
+Fused today: binary_cross_entropy, focal_loss and asymmetric_loss from logits (any shape,
+masks, weights, pos_weight), and softmax_cross_entropy with class-index targets on
+(N, C) logits (label smoothing, masks, unknown labels; not class weights).
+
+Not yet: softmax cross-entropy with soft targets, class weights or a class dimension
+other than 1 of a 2-d input, softmax focal loss and the multi-label softmax loss run
+the eager path.
 """
 
 from __future__ import annotations
@@ -129,5 +134,14 @@ def compiled(fn):
 
 
 from .sigmoid import sigmoid_loss  # noqa: E402  (uses `compiled` above)
+from .softmax import softmax_cross_entropy  # noqa: E402
 
-__all__ = ["DEFAULT_MIN_NUMEL", "compiled", "enable", "is_enabled", "sigmoid_loss", "wanted"]
+__all__ = [
+    "DEFAULT_MIN_NUMEL",
+    "compiled",
+    "enable",
+    "is_enabled",
+    "sigmoid_loss",
+    "softmax_cross_entropy",
+    "wanted",
+]

@@ -1,0 +1,112 @@
+"""The fused softmax cross-entropy: loss and gradient of class-index targets in one pass.
+
+For logits x of shape (N, C), a class index y per row and label smoothing eps,
+
+    loss = (1 - eps) (-log p_y) + eps (lse - mean_c z_c),     z = x - max_c x,
+    d loss / d z_c = p_c - (1 - eps) [c = y] - eps / C.
+
+The same exact forms as `losslab.softmax` (see its module docstring): with S the sum of
+e^{z_c} over the classes other than y, u = z_y - log S is the log-odds of the true class,
+log p_y = logsigmoid(u) and 1 - p_y = sigmoid(-u), so that the true class's gradient
+-(1 - eps)(1 - p_y) + eps (p_y - 1/C) never computes 1 - p_y by cancellation.
+
+Transcendental functions: one exp per element (e^{z_c}, reused for p_c = e^{z_c} / sum e),
+and per row two logs, one log1p and four exps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import compiled
+
+
+def _kernel(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, eps: float,
+            elementwise: bool):  # fmt: skip
+    """Per-row loss (or its sum and the included count) and d loss / dx, compute dtype."""
+    dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    x = x.to(dtype)
+    c = x.shape[1]
+
+    # 0. Rows left out (negative index, mask False) get logits 0 and class 0: harmless.
+    keep = y >= 0
+    if mask is not None:
+        keep = keep & mask
+    x = torch.where(keep[:, None], x, 0.0)
+    is_y = torch.arange(c, device=x.device)[None, :] == y.clamp(min=0)[:, None]
+
+    # 1. Shift by the row maximum; e <= 1, nothing overflows.
+    z = x - x.amax(dim=1, keepdim=True)
+    e = torch.exp(z)
+    z_y = torch.where(is_y, z, 0.0).sum(dim=1)
+    others = torch.where(is_y, 0.0, e).sum(dim=1)  # S, summed without e_y: no cancellation
+    u = z_y - torch.log(others)  # +inf when S = 0 (one class): p_y = 1 exactly
+
+    # 2. log p_y = logsigmoid(u), log(1 - p_y) = logsigmoid(-u), from one exp and log1p.
+    soft = torch.log1p(torch.exp(-u.abs()))
+    log_p = torch.clamp(u, max=0) - soft
+    q_y = torch.exp(torch.clamp(-u, max=0) - soft)  # 1 - p_y
+    p_y = torch.exp(log_p)
+    # sum_c e^{z_c} = e^{z_y} + S >= 1, a sum of non-negative terms. Its log is taken as
+    # z_y - log p_y where the true class dominates (u > 0: log(1 + tiny) would drop the
+    # tiny part), and directly elsewhere (where z_y - log p_y would cancel to noise).
+    total = torch.exp(z_y) + others
+    lse = torch.where(u > 0, z_y - log_p, torch.log(total))
+    loss = -log_p
+    if eps:
+        loss = (1 - eps) * loss + eps * (lse - z.mean(dim=1))
+
+    # 3. Gradient: p_c - eps / C off the true class, -(1 - eps) q_y + eps (p_y - 1/C) on it.
+    p = e / total[:, None]
+    grad = torch.where(is_y, (-(1 - eps) * q_y + eps * p_y)[:, None], p) - eps / c
+    loss = torch.where(keep, loss, 0.0)
+    grad = torch.where(keep[:, None], grad, 0.0)
+    if elementwise:
+        return loss, grad
+    return loss.sum(), keep.sum(dtype=dtype), grad
+
+
+_compiled_kernel = compiled(_kernel)
+
+
+class _FusedSoftmax(torch.autograd.Function):
+    """Forward runs the kernel and keeps only the gradient; backward scales it."""
+
+    @staticmethod
+    def forward(ctx, x, out, grad, scale):
+        ctx.save_for_backward(grad, scale)
+        ctx.input_dtype = x.dtype
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        grad, scale = ctx.saved_tensors
+        g = grad_output.to(grad.dtype)
+        g = g[:, None] if scale is None else g * scale  # per row for "none"
+        return (grad * g).to(ctx.input_dtype), None, None, None
+
+
+def softmax_cross_entropy(
+    x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, *, eps: float, reduction: str
+) -> torch.Tensor | None:
+    """Fused cross-entropy of (N, C) logits and (N,) class indices, validated by the caller.
+
+    Returns None when compilation is unavailable; the caller then runs the eager path.
+    """
+    elementwise = reduction == "none"
+    with torch.no_grad():
+        result = _compiled_kernel(x.detach(), y, mask, eps, elementwise)
+    if result is None:
+        return None
+    if elementwise:
+        loss, grad = result
+        scale = None
+    else:
+        total, count, grad = result
+        divisor = count.clamp(min=1) if reduction == "mean" else torch.ones_like(total)
+        loss, scale = total / divisor, 1 / divisor
+    out = loss.to(x.dtype)
+    if not x.requires_grad or not torch.is_grad_enabled():
+        return out
+    return _FusedSoftmax.apply(x, out, grad, scale)
