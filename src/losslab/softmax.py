@@ -36,7 +36,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _checks, _reduce, fused
+from . import _checks, _reduce
 
 _NEG_INF = float("-inf")
 _LOG_HALF = -math.log(2.0)
@@ -254,13 +254,8 @@ class _TrueClassLogOdds(torch.autograd.Function):
         return grad.scatter_(dim, y, at_y), None, None, None
 
 
-def _soft_cross_entropy(x: torch.Tensor, t: torch.Tensor, dim: int, keep=None):
-    """Per-sample -sum_c t_c log p_c, and (log sum_c e^{z_c}, z), class dim kept.
-
-    `keep` (bool, x's shape) leaves classes out of the softmax; each row needs one kept.
-    """
-    if keep is not None:
-        x = x.masked_fill(~keep, _NEG_INF)
+def _soft_cross_entropy(x: torch.Tensor, t: torch.Tensor, dim: int):
+    """Per-sample -sum_c t_c log p_c, and (log sum_c e^{z_c}, z), class dim kept."""
     # Shift by the row's maximum x_a, kept differentiable: every z_c = x_c - x_a then
     # carries x_a's share of the gradient, and the argmax's own entry is left out of the
     # sums below, so the gradient at a, (T - t_a) - T (1 - p_a), is formed from the other
@@ -368,12 +363,6 @@ def softmax_cross_entropy(
     if t.is_complex():
         raise TypeError(f"`target` must hold class indices or probabilities, got {t.dtype}")
     _index_target(t, x, dim)
-    if w is None and x.dim() == 2 and dim == 1 and fused.wanted(x, t):
-        # The fused kernel: loss and gradient in one compiled pass (see losslab.fused).
-        m_rows = None if m is None else m.expand(shape)
-        out = fused.softmax_cross_entropy(x, t, m_rows, eps=eps, reduction=reduction)
-        if out is not None:
-            return out
     include = _reduce.included(t, m, shape)
     y = t.clamp(min=0).unsqueeze(dim)
     u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps))
@@ -573,48 +562,130 @@ def multilabel_softmax_loss(
     m = _checks.optional_mask(mask, "input", x)
     if t.dtype == torch.bool:
         t = t.to(torch.uint8)
-    known = ~(t < 0) if (t.is_floating_point() or t.dtype.is_signed) else None
-    if m is not None:
-        known = m.expand(x.shape) if known is None else known & m
-    bad = (t != 0) & (t != 1)
-    if known is not None:
-        bad &= known
+    signed = t.is_floating_point() or t.dtype.is_signed
+    # Valid values: 1, 0 or negative (for integers: anything up to 1).
+    bad = t > 1 if not t.is_floating_point() else (t > 0) & (t != 1)
     if bool(bad.any()):
         raise ValueError(
             "`target` must hold 1 (positive), 0 (negative) or a negative value (unknown), "
             f"got a value of {t[bad][0].item():g}"
         )
-    positive = t == 1 if known is None else (t == 1) & known
+    unknown = t < 0 if signed else None
+    if unknown is not None and not bool(unknown.any()):
+        unknown = None
+    if m is not None:
+        unknown = ~m.expand(x.shape) if unknown is None else unknown | ~m
+    positive = t == 1 if unknown is None else (t == 1) & ~unknown
     has_positive = positive.any(1)
-    dtype = _checks.compute_dtype(x.dtype)
-    xc = x.to(dtype)
-    # Only rows with a positive take part; the others and unknown labels get logit 0, so
-    # that no NaN or inf there can reach the loss or the gradient.
-    used = has_positive.unsqueeze(1) if known is None else known & has_positive.unsqueeze(1)
-    if not bool(used.all()):
-        xc = xc.masked_fill(~used, 0.0)
-    # Rows without a positive keep every class, so that their (unused) softmax is finite.
-    keep = None if known is None else known | ~has_positive.unsqueeze(1)
-
-    if mode == "normalized":
-        count = positive.sum(1, keepdim=True).clamp(min=1)
-        loss, _, _ = _soft_cross_entropy(xc, positive.to(dtype) / count, 1, keep)
-        loss = loss.squeeze(1)
+    xc = x.to(_checks.compute_dtype(x.dtype))
+    if unknown is None and bool(has_positive.all()):
+        negative = ~positive
     else:
-        negative = ~positive if keep is None else keep & ~positive
-        # The negatives' log-sum-exp is shared by every positive of the row: one pass over
-        # the classes per row, then O(1) per positive, O(C) in all. Looping over the
-        # positives and building each one's softmax would cost O(C) per positive.
-        x_neg = xc.masked_fill(~negative, _NEG_INF)
-        shift = x_neg.detach().amax(1, keepdim=True)
-        # A row without a known negative: every positive then costs exactly 0.
-        shift = torch.where(torch.isfinite(shift), shift, 0.0)
-        log_neg = _safe_log(torch.exp(x_neg - shift).sum(1, keepdim=True))
-        # softplus(lse_neg - x_c) as -logsigmoid: exact for large arguments, where
-        # F.softplus switches to its input above a threshold.
-        per = -F.logsigmoid((xc - shift) - log_neg)
-        loss = torch.where(positive, per, 0.0).sum(1)
+        # Only rows with a positive take part; their unknown labels and every label of the
+        # other rows get logit 0, so that no NaN or inf there reaches loss or gradient.
+        # Rows without a positive count all their labels as negatives, so that their
+        # (unused) softmax stays finite.
+        no_positive = ~has_positive.unsqueeze(1)
+        left_out = no_positive if unknown is None else unknown | no_positive
+        xc = xc.masked_fill(left_out, 0.0)
+        negative = ~positive if unknown is None else ~positive & ~(unknown & ~no_positive)
+
+    # The positives as (row, class) pairs: a row has few, so their terms cost O(P), and
+    # the dense work is a handful of passes over (N, C).
+    rows, cols = positive.nonzero(as_tuple=True)
+    if mode == "normalized":
+        loss = _NormalizedMultiLabel.apply(xc, negative, rows, cols)
+    else:
+        loss = _PerPositive.apply(xc, negative, rows, cols)
     return _reduce.reduce(loss, has_positive, reduction).to(x.dtype)
+
+
+class _NormalizedMultiLabel(torch.autograd.Function):
+    """Row loss log sum_{K} e^{x} - (1/k) sum_{P} x, with a one-pass backward.
+
+    P: positives, K: P and the negatives N (the known labels), k = |P|. With
+    e_c = e^{x_c - m}, s_P and s_N the sums of e over P and N, and Z = s_P + s_N, the
+    gradient is p_c - [c in P] / k with p_c = e_c / Z; at a positive it is taken as
+    ((k e_c - s_P) - s_N) / (k Z). A row with one positive y is index cross-entropy:
+    k e_y - s_P is exactly 0, so its gradient is -s_N / Z, never 1 - 1 + tiny, and its
+    loss is -logsigmoid(x_y - m - log s_N). With k >= 2 the loss is at least log 2, so
+    log Z loses nothing.
+
+    # Not yet: second derivatives (the backward is once-differentiable).
+    """
+
+    @staticmethod
+    def forward(ctx, x, negative, rows, cols):
+        # x: logits with a harmless 0 at labels left out; negative: boolean (N, C);
+        # (rows, cols): the positives. Each row has a known label.
+        n = x.shape[0]
+        known = negative.index_put((rows, cols), torch.ones_like(rows, dtype=torch.bool))
+        x_known = torch.where(known, x, _NEG_INF)
+        m = x_known.amax(1)
+        e = torch.sub(x_known, m.unsqueeze(1)).exp_()  # 0 where left out
+        e_pos = e[rows, cols]
+        e[rows, cols] = 0.0  # now e lives on the negatives only
+        s_neg = e.sum(1)
+        s_pos = x.new_zeros(n).index_add_(0, rows, e_pos)
+        k = x.new_zeros(n).index_add_(0, rows, torch.ones_like(e_pos))
+        z_pos = x.new_zeros(n).index_add_(0, rows, x[rows, cols] - m[rows])
+        total = s_pos + s_neg
+        general = torch.log(total) - z_pos / k.clamp(min=1)
+        single = -F.logsigmoid(z_pos - _safe_log(s_neg))
+        ctx.save_for_backward(e, e_pos, rows, cols, k, s_pos, s_neg, total)
+        return torch.where(k == 1, single, general)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        e, e_pos, rows, cols, k, s_pos, s_neg, total = ctx.saved_tensors
+        grad = e * (g / total).unsqueeze(1)  # p_c g at the negatives, 0 elsewhere
+        k_r = k[rows]
+        at_pos = ((k_r * e_pos - s_pos[rows]) - s_neg[rows]) / (k_r * total[rows])
+        grad[rows, cols] = at_pos * g[rows]
+        return grad, None, None, None
+
+
+class _PerPositive(torch.autograd.Function):
+    """Row loss sum_{c in P} softplus(log sum_{n in N} e^{x_n} - x_c), with a one-pass backward.
+
+    The negatives' log-sum-exp L is shared by every positive of the row: one pass over the
+    classes per row, then O(1) per positive, O(C) in all, where building each positive's
+    own softmax would cost O(C) per positive, O(C * |P|). With u_c = x_c - L:
+
+        d/dx_c = -sigmoid(-u_c)  (c in P),    d/dx_n = e^{x_n - L} sum_{c in P} sigmoid(-u_c),
+
+    both exact (sigmoid(-u_c) = 1 - p_c without the subtraction). The loss is taken as
+    -logsigmoid(u_c), exact also where F.softplus switches to its input.
+
+    # Not yet: second derivatives (the backward is once-differentiable).
+    """
+
+    @staticmethod
+    def forward(ctx, x, negative, rows, cols):
+        n = x.shape[0]
+        x_neg = torch.where(negative, x, _NEG_INF)
+        m = x_neg.amax(1)
+        # A row without a known negative: L = -inf and every positive costs exactly 0.
+        m = torch.where(torch.isfinite(m), m, 0.0)
+        e = torch.sub(x_neg, m.unsqueeze(1)).exp_()  # 0 except at negatives
+        s_neg = e.sum(1)
+        u = (x[rows, cols] - m[rows]) - _safe_log(s_neg)[rows]
+        loss = x.new_zeros(n).index_add_(0, rows, -F.logsigmoid(u))
+        focus = torch.sigmoid(-u)
+        spread = x.new_zeros(n).index_add_(0, rows, focus)
+        ctx.save_for_backward(e, focus, rows, cols, s_neg, spread)
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        e, focus, rows, cols, s_neg, spread = ctx.saved_tensors
+        # S = 0 only in a row without negatives (e is 0 there too).
+        coef = torch.where(s_neg > 0, g * spread / torch.where(s_neg > 0, s_neg, 1.0), 0.0)
+        grad = e * coef.unsqueeze(1)
+        grad[rows, cols] = -focus * g[rows]
+        return grad, None, None, None
 
 
 # ---------------------------------------------------------------- multi-hot targets
