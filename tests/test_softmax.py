@@ -839,6 +839,20 @@ def test_gradcheck_soft_f1(average, from_logits):
     )
 
 
+def test_second_derivatives_are_refused_not_wrong():
+    # The hand-written backward passes are once-differentiable: differentiating them
+    # again raises instead of returning a silently wrong Hessian.
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    for loss in (
+        losslab.softmax_cross_entropy(x, y),
+        losslab.multilabel_softmax_loss(x, F.one_hot(y, 3)),
+    ):
+        (grad,) = torch.autograd.grad(loss, x, create_graph=True)
+        with pytest.raises(RuntimeError):
+            grad.sum().backward()
+
+
 # ---------------------------------------------------------------- random shapes
 
 

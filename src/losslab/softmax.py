@@ -461,6 +461,8 @@ def softmax_focal_loss(
     shape = _sample_shape(x, dim)
     m = _sample_mask(mask, shape)
     if t.is_floating_point() or t.dtype == torch.bool or t.is_complex():
+        # Not yet: soft targets (sum_c t_c (1 - p_c)^gamma log p_c needs every class's
+        # exact log(1 - p_c), as the label-smoothing branch below computes it).
         raise TypeError(f"`target` must hold integer class indices, got {t.dtype}")
     _index_target(t, x, dim)
     dtype = _checks.compute_dtype(x.dtype)
