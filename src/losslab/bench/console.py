@@ -129,11 +129,13 @@ def bench(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        tasks = [progress.add_task(s.name, total=len(sd) * ep) for s, sd, ep in plans]
+        # Each bar's clock starts when its suite starts, so that it shows the suite's time.
+        tasks = [progress.add_task(s.name, total=len(sd) * ep, start=False) for s, sd, ep in plans]
         for (s, sd, ep), task in zip(plans, tasks, strict=True):
             if losses is not None and not select(s.candidates(s.build(base_seed)), losses):
                 progress.update(task, description=f"{s.name} (skipped)", total=0)
                 continue
+            progress.start_task(task)
             r = run_suite(
                 s,
                 seeds=sd,
@@ -141,6 +143,7 @@ def bench(
                 losses=losses,
                 on_epoch=lambda task=task: progress.advance(task),
             )
+            progress.stop_task(task)
             results.append(r)
             progress.console.print()
             _print_result(progress.console, r)

@@ -268,7 +268,7 @@ def partial_candidates(data: D.Dataset) -> list[Candidate]:
                     fn,
                     scores=scores,
                     target=D.hidden_key(r, as_negative=as_negative),
-                    column=f"mAP {D.hidden_key(r)} hidden",
+                    column=f"{D.hidden_key(r)} hidden",
                 )
             )
     return out
@@ -352,13 +352,13 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             name="partial",
-            title="partial labels: the multi-label set with 30-90% of training labels hidden",
+            title="partial labels: macro mAP with 30-90% of training labels hidden",
             build=D.partial_labels,
             candidates=partial_candidates,
             model=_mlp((128,)),
             score=partial_score,
-            higher={f"mAP {D.hidden_key(r)} hidden": True for r in D.HIDDEN_RATES},
-            primary=tuple(f"mAP {D.hidden_key(r)} hidden" for r in D.HIDDEN_RATES),
+            higher={f"{D.hidden_key(r)} hidden": True for r in D.HIDDEN_RATES},
+            primary=tuple(f"{D.hidden_key(r)} hidden" for r in D.HIDDEN_RATES),
             quick=Budget(seeds=3, epochs=10),
             full=Budget(seeds=8, epochs=30),
             batch_size=128,
