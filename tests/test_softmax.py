@@ -839,6 +839,17 @@ def test_gradcheck_soft_f1(average, from_logits):
     )
 
 
+def test_gradcheck_kl_from_probabilities():
+    g = torch.Generator().manual_seed(11)
+    q = torch.softmax(torch.randn(5, 4, generator=g, dtype=torch.float64), 1)
+    t = torch.softmax(torch.randn(5, 4, generator=g, dtype=torch.float64), 1)
+    t[1, 2] = 0.0  # no mass: costs nothing
+    torch.autograd.gradcheck(
+        lambda inp: losslab.kl_divergence_loss(inp, t, from_logits=False, reduction="none"),
+        (q.requires_grad_(),),
+    )
+
+
 def test_second_derivatives_are_refused_not_wrong():
     # The hand-written backward passes are once-differentiable: differentiating them
     # again raises instead of returning a silently wrong Hessian.
