@@ -153,8 +153,7 @@ def bench(
     seconds = time.perf_counter() - start
     console.print(
         f"[bold]losslab bench[/bold] finished in {seconds:.1f} s "
-        f"(torch {torch.__version__}, {torch.get_num_threads()} thread(s) outside suites, "
-        f"suites run on 1 thread)"
+        f"(torch {torch.__version__}, training on 1 thread)"
     )
     if out is not None:
         meta = {
