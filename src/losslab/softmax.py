@@ -254,24 +254,48 @@ class _TrueClassLogOdds(torch.autograd.Function):
         return grad.scatter_(dim, y, at_y), None, None, None
 
 
-def _soft_cross_entropy(x: torch.Tensor, t: torch.Tensor, dim: int):
-    """Per-sample -sum_c t_c log p_c, and (log sum_c e^{z_c}, z), class dim kept."""
-    # Shift by the row's maximum x_a, kept differentiable: every z_c = x_c - x_a then
-    # carries x_a's share of the gradient, and the argmax's own entry is left out of the
-    # sums below, so the gradient at a, (T - t_a) - T (1 - p_a), is formed from the other
-    # classes only, with no 1 - 1 + tiny (T: the target mass).
-    a = x.detach().argmax(dim, keepdim=True)
-    z = x - x.gather(dim, a)
-    # log sum e^z = log1p(sum over the classes other than a, whose own term is e^0 = 1):
-    # log(1 + tiny) would lose the tiny part when one class dominates.
-    rest = torch.exp(z).scatter(dim, a, 0.0).sum(dim, keepdim=True)
-    log_total = torch.log1p(rest)
-    # t * z over the classes other than a (z_a = 0), with 0 * (-inf) = 0 for left-out
-    # classes and -inf logits (0 log 0 = 0).
-    t_rest = t.scatter(dim, a, 0.0)
-    cross = torch.where(t_rest != 0, t_rest * z, 0.0).sum(dim, keepdim=True)
-    # Both terms are >= 0 for t >= 0 (z <= 0, log_total >= 0): no cancellation.
-    return t.sum(dim, keepdim=True) * log_total - cross, log_total, z
+class _SoftCrossEntropy(torch.autograd.Function):
+    """Per sample -sum_c t_c log p_c for targets t >= 0, with a one-pass backward.
+
+    Shifted by the row's maximum x_a: log Z = log1p(sum_{c != a} e^{z_c}), which keeps
+    the tiny sum when a dominates (log(1 + tiny) would lose it), and the loss
+    T log Z - sum_c t_c z_c (T = sum_c t_c) adds two non-negative terms. The gradient
+    g (T p_c - t_c) is written out; at the argmax it is g ((T - t_a) - T (1 - p_a)) with
+    1 - p_a = rest / Z from the other classes, so a one-hot target on a dominant class
+    gets -(1 - p_a), never 1 - 1 + tiny.
+
+    # Not yet: second derivatives (once-differentiable), and no gradient for `target`
+    # (`F.cross_entropy` has one for probabilities).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, dim):
+        a = x.argmax(dim, keepdim=True)
+        z = x - x.gather(dim, a)
+        cross = (t * z).sum(dim, keepdim=True)
+        if bool(cross.isnan().any()):
+            # 0 * (-inf) where a class without target mass has logit -inf: 0 log 0 = 0.
+            # (A NaN logit still reaches the loss through log Z.)
+            cross = torch.where(t != 0, t * z, 0.0).sum(dim, keepdim=True)
+        e = z.exp_()  # z is not needed any more: reuse its memory
+        e.scatter_(dim, a, 0.0)  # the argmax's own term e^0 = 1 is the 1 of log1p
+        rest = e.sum(dim, keepdim=True)
+        mass = t.sum(dim, keepdim=True)
+        ctx.save_for_backward(e, t, a, rest, mass)
+        ctx.dim = dim
+        return (mass * torch.log1p(rest) - cross).squeeze(dim)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        e, t, a, rest, mass = ctx.saved_tensors
+        dim = ctx.dim
+        g = g.unsqueeze(dim)
+        total = 1 + rest
+        grad = e * (g * mass / total)  # g T p_c, 0 at the argmax
+        grad.addcmul_(t, g, value=-1)
+        at_a = g * ((mass - t.gather(dim, a)) - mass * rest / total)
+        return grad.scatter_(dim, a, at_a), None, None
 
 
 # ---------------------------------------------------------------- cross-entropy
@@ -383,12 +407,11 @@ def _soft_loss(x, t, dim, w, eps, known):
         # Left-out rows (all negative) get target 0: their loss is 0 and finite.
         t = torch.where(known.unsqueeze(dim), t, 0.0)
     tw = t if w is None else t * w.to(t.dtype).view([-1] + [1] * (t.dim() - dim - 1))
-    loss, log_total, z = _soft_cross_entropy(x, (1 - eps) * tw if eps else tw, dim)
     if eps:
-        # The sample's weight sum_c w_c t_c times the uniform smoothing term.
-        smooth = log_total - z.mean(dim, keepdim=True)
-        loss = loss + eps * tw.sum(dim, keepdim=True) * smooth
-    return loss.squeeze(dim)
+        # The smoothing mass, uniform over the classes, times the sample's weight
+        # sum_c w_c t_c: one target (1 - eps) t w + eps W / C, one cross-entropy.
+        tw = torch.add((1 - eps) * tw, tw.sum(dim, keepdim=True), alpha=eps / x.shape[dim])
+    return _SoftCrossEntropy.apply(x, tw, dim)
 
 
 # ---------------------------------------------------------------- focal loss
@@ -830,8 +853,8 @@ def kl_divergence_loss(
     if from_logits:
         # The cross-entropy part from the exact soft-target form, whose gradient T (q - t)
         # keeps its digits also at the dominant class.
-        cross, _, _ = _soft_cross_entropy(xc / temp if temp != 1 else xc, tc, dim)
-        loss = cross.squeeze(dim) + torch.where(has_mass, tc * log_t, 0.0).sum(dim)
+        cross = _SoftCrossEntropy.apply(xc / temp if temp != 1 else xc, tc, dim)
+        loss = cross + torch.where(has_mass, tc * log_t, 0.0).sum(dim)
     else:
         log_q = torch.log(xc)
         loss = torch.where(has_mass, tc * (log_t - log_q), 0.0).sum(dim)
