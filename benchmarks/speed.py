@@ -43,6 +43,15 @@ import torch.nn.functional as F  # noqa: E402
 import losslab  # noqa: E402
 from losslab import fused  # noqa: E402
 
+# The clock the timings use: wall time by default; `--clock cpu` uses this process's CPU
+# time instead, which other processes' load on a shared machine does not inflate.
+CLOCK = {"clock": time.perf_counter}
+
+
+def now() -> float:
+    return CLOCK["clock"]()
+
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MiB = 2**20
 
@@ -89,26 +98,36 @@ def saved_bytes(fn) -> int:
     return sum(seen.values())
 
 
-def measure(step, params, repeat):
-    """Median seconds of step() (forward+backward), peak extra bytes, bytes saved."""
-    step()  # warm-up: compiles fused kernels, faults in the allocator
-    for p in params:
-        p.grad = None
+def measure_all(steps, params, repeat):
+    """For each step() (forward+backward): median seconds and peak extra bytes.
+
+    Each step is warmed up (compiling fused kernels) and measured for memory first; then
+    the timed runs go round-robin over the steps, so that load from other processes on
+    the machine falls on all of them alike and the ratios stay meaningful.
+    """
     grad_bytes = sum(p.numel() * p.element_size() for p in params)
-    t0 = time.perf_counter()
-    with PeakRSS() as peak:
-        step()
-    times = [time.perf_counter() - t0]  # the sampling thread costs next to nothing
-    extra = peak.extra - grad_bytes
-    for _ in range(repeat - 1):
+
+    def clear():
         for p in params:
             p.grad = None
-        t0 = time.perf_counter()
+
+    times, extras = [], []
+    for step in steps:
         step()
-        times.append(time.perf_counter() - t0)
-    for p in params:
-        p.grad = None
-    return statistics.median(times), extra
+        clear()
+        t0 = now()
+        with PeakRSS() as peak:
+            step()
+        times.append([now() - t0])  # the sampling thread costs next to nothing
+        extras.append(peak.extra - grad_bytes)
+        clear()
+    for _ in range(repeat - 1):
+        for i, step in enumerate(steps):
+            t0 = now()
+            step()
+            times[i].append(now() - t0)
+            clear()
+    return [(statistics.median(t), e) for t, e in zip(times, extras, strict=True)]
 
 
 def floor_time(x, t, repeat):
@@ -116,9 +135,9 @@ def floor_time(x, t, repeat):
     torch.add(x, t, out=buf)
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = now()
         torch.add(x, t, out=buf)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return statistics.median(times)
 
 
@@ -197,11 +216,11 @@ def _sigmoid_size(n, repeat):
             )  # fmt: skip
 
     floor = floor_time(x.detach(), t, repeat)
-    results = []
-    for name, fn in cases:
-        sec, extra = measure(step_of(fn), [x], repeat)
-        saved = saved_bytes(fn)
-        results.append((name, sec, extra, saved))
+    measured = measure_all([step_of(fn) for _, fn in cases], [x], repeat)
+    results = [
+        (name, sec, extra, saved_bytes(fn))
+        for (name, fn), (sec, extra) in zip(cases, measured, strict=True)
+    ]
     tv, bce = results[0][1], results[1][1]
     rows = [
         (
@@ -259,10 +278,12 @@ def _softmax_shape(n, c, repeat):
              lambda: losslab.softmax_focal_loss(x, y, gamma=2.0)),
         ]  # fmt: skip
     floor = floor_time(x.detach(), x.detach(), repeat)
-    results = []
-    for name, fn in cases:
-        sec, extra = measure(lambda fn=fn: fn().backward(), [x], repeat)
-        results.append((name, sec, extra, saved_bytes(fn)))
+    steps = [lambda fn=fn: fn().backward() for _, fn in cases]
+    measured = measure_all(steps, [x], repeat)
+    results = [
+        (name, sec, extra, saved_bytes(fn))
+        for (name, fn), (sec, extra) in zip(cases, measured, strict=True)
+    ]
     ce = results[0][1]
     focal = results[2][1]
     rows = [
@@ -288,19 +309,22 @@ def _softmax_shape(n, c, repeat):
 # ---------------------------------------------------------------- linear losses
 
 
-def linear_family(n, d, c, repeat):
+def linear_family(n, d, c, multilabel_rows, repeat):
     g = torch.Generator().manual_seed(0)
     h = (torch.randn(n, d, generator=g)).requires_grad_()
     w = (torch.randn(c, d, generator=g) / d**0.5).requires_grad_()
     y = torch.randint(0, c, (n,), generator=g)
     y[torch.rand(n, generator=g) < 0.10] = -100
-    multi = torch.rand(n, c, generator=g) < 5 / c  # about 5 labels per row, bool
+    # Multi-label on the first `multilabel_rows` rows only: the naive eager focal loss of
+    # all N rows would need about 18 x 1 GiB here, more than the machine has.
+    hm = h[:multilabel_rows]
+    multi = torch.rand(multilabel_rows, c, generator=g) < 5 / c  # ~5 labels per row, bool
 
     options = getattr(torch.nn, "LinearCrossEntropyOptions", None)
     # (name, loss function, the naive case it is compared with)
     naive_ce = "naive: F.linear + F.cross_entropy"
-    naive_bce = "naive: F.linear + losslab.binary_cross_entropy (multi-label)"
-    naive_focal = "naive: F.linear + losslab.focal_loss (multi-label)"
+    naive_bce = f"naive: F.linear + losslab.binary_cross_entropy (multi-label, N={multilabel_rows})"
+    naive_focal = f"naive: F.linear + losslab.focal_loss (multi-label, N={multilabel_rows})"
     cases = [(naive_ce, lambda: F.cross_entropy(F.linear(h, w), y), naive_ce)]
     if options is not None:
         cases.append(
@@ -309,19 +333,20 @@ def linear_family(n, d, c, repeat):
         )  # fmt: skip
     cases += [
         ("losslab linear_cross_entropy", lambda: losslab.linear_cross_entropy(h, w, y), naive_ce),
-        (naive_bce, lambda: losslab.binary_cross_entropy(F.linear(h, w), multi), naive_bce),
+        (naive_bce, lambda: losslab.binary_cross_entropy(F.linear(hm, w), multi), naive_bce),
         ("losslab linear_sigmoid_loss (multi-label BCE)",
-         lambda: losslab.linear_sigmoid_loss(h, w, multi), naive_bce),
+         lambda: losslab.linear_sigmoid_loss(hm, w, multi), naive_bce),
         (naive_focal,
-         lambda: losslab.focal_loss(F.linear(h, w), multi, gamma=2.0, alpha=None), naive_focal),
+         lambda: losslab.focal_loss(F.linear(hm, w), multi, gamma=2.0, alpha=None), naive_focal),
         ("losslab linear_sigmoid_loss (multi-label focal)",
-         lambda: losslab.linear_sigmoid_loss(h, w, multi, gamma=2.0), naive_focal),
+         lambda: losslab.linear_sigmoid_loss(hm, w, multi, gamma=2.0), naive_focal),
     ]  # fmt: skip
-    results = {}
+    steps = [lambda fn=fn: fn().backward() for _, fn, _ in cases]
+    measured = measure_all(steps, [h, w], repeat)
+    results = {name: m for (name, _, _), m in zip(cases, measured, strict=True)}
     rows = []
-    for name, fn, base in cases:
-        sec, extra = measure(lambda fn=fn: fn().backward(), [h, w], repeat)
-        results[name] = (sec, extra)
+    for name, _, base in cases:
+        sec, extra = results[name]
         base_sec, base_extra = results[base]
         rows.append(
             (name, f"{sec * 1e3:.0f}", f"{sec / base_sec:.2f}", f"{extra / MiB:.0f}",
@@ -344,16 +369,31 @@ def main(argv=None):
     parser.add_argument("--softmax-shapes", default="32768x1000,4096x32000")
     parser.add_argument("--linear", default="4096x256x65536", help="N x d x C")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--multilabel-rows", type=int, default=512, help="rows of the multi-label linear losses"
+    )
     parser.add_argument("--linear-repeat", type=int, default=1, help="each call takes seconds")
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time, or this process's CPU time (robust to other load)",
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.clock == "cpu":
+        CLOCK["clock"] = time.process_time
     if args.quick:
         args.sizes, args.softmax_shapes, args.linear = "256K", "4096x1000", "1024x64x8192"
         args.repeat = 2
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs; times are forward+backward medians of {args.repeat} runs; "
+        f"{os.cpu_count()} CPUs; times ({args.clock} clock) are forward+backward medians of "
+        f"{args.repeat} runs ({args.linear_repeat} for linear losses); "
         "memory beyond inputs and gradients"
     )
     if args.family in ("sigmoid", "all"):
@@ -363,7 +403,7 @@ def main(argv=None):
         softmax_family(shapes, args.repeat)
     if args.family in ("linear", "all"):
         n, d, c = (int(v) for v in args.linear.split("x"))
-        linear_family(n, d, c, args.linear_repeat)
+        linear_family(n, d, c, min(n, args.multilabel_rows), args.linear_repeat)
 
 
 if __name__ == "__main__":

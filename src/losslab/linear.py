@@ -150,7 +150,7 @@ class _LinearCE(torch.autograd.Function):
             loss, g = _ce_chunk(_logits(h, w, b, r, dtype), target[r], k, eps, soft)
             losses[r] = loss
             if scalar:
-                _accumulate(g, h, w, r, grad_h, grad_w, grad_b)
+                _accumulate(g, h, w, r, grad_h, grad_w, grad_b, k)
 
         ctx.reduction, ctx.eps, ctx.soft, ctx.rows = reduction, eps, soft, rows
         ctx.dtypes = (h.dtype, w.dtype)
@@ -194,13 +194,18 @@ def _scale_saved(ctx, grad_output):
     )
 
 
-def _accumulate(g, h, w, r, grad_h, grad_w, grad_b):
+def _accumulate(g, h, w, r, grad_h, grad_w, grad_b, keep=None):
     """Add one chunk's d loss / d z (rows, C) into the gradients of h, w and b."""
+    hr = h[r]
+    if keep is not None:
+        # Rows left out contribute 0 * h to the weight's gradient; zeroing them first keeps
+        # a NaN or inf in a left-out row from turning that 0 into NaN.
+        hr = torch.where(keep[:, None], hr, 0.0)
     if grad_h is not None:
         grad_h[r] = (g.to(h.dtype) @ w).to(grad_h.dtype)  # (rows, C) @ (C, d)
     if grad_w is not None:
         # (C, rows) @ (rows, d) added in place: no (C, d) temporary per chunk.
-        grad_w.addmm_(g.T, h[r].to(grad_w.dtype))
+        grad_w.addmm_(g.T, hr.to(grad_w.dtype))
     if grad_b is not None:
         grad_b.add_(g.sum(dim=0))
 
@@ -219,7 +224,7 @@ def _ce_recompute(ctx, grad_output):
         k = None if keep is None else keep[r]
         _, g = _ce_chunk(_logits(h, w, b, r, dtype), target[r], k, ctx.eps, ctx.soft)
         g.mul_(go[r][:, None])
-        _accumulate(g, h, w, r, grad_h, grad_w, grad_b)
+        _accumulate(g, h, w, r, grad_h, grad_w, grad_b, k)
     return tuple(
         None if g is None else g.to(dt)
         for g, dt in ((grad_h, h.dtype), (grad_w, w.dtype), (grad_b, w.dtype))
@@ -314,7 +319,9 @@ class _LinearSigmoid(torch.autograd.Function):
         grad_b = torch.zeros(w.shape[0], dtype=dtype, device=w.device) if need_b else None
         total = torch.zeros((), dtype=dtype, device=h.device)
         count, positives = total.clone(), total.clone()
-        kernel = _fused_sigmoid._compiled_kernel if fused.is_enabled(h) else None
+        # Compiled or not by the size of the logits the loss stands for, as for the losses.
+        logits = torch.empty(n, w.shape[0], device="meta")
+        kernel = _fused_sigmoid._compiled_kernel if fused.is_enabled(logits) else None
 
         for start in range(0, n, rows):
             r = slice(start, min(start + rows, n))

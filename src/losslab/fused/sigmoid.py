@@ -14,8 +14,8 @@ Neither bracket cancels: in the first both terms are <= 0, in the second both ar
 
 Transcendental functions per element: e = exp(-|x|) and log1p(e) give both log p and
 log q (step 1), and one division gives p and q; each focusing factor adds one exp. So BCE
-evaluates 2 (+1 division), focal loss 4, ASL with a margin 6 (exp, log1p, the positive
-factor's exp, log(q + m), and log and exp for p_m^g-).
+evaluates 2 (+1 division), focal loss 4, ASL with a margin 5 at its default gamma_pos = 0
+(exp, log1p, log(q + m), and log and exp for p_m^g-), 6 with gamma_pos > 0.
 """
 
 from __future__ import annotations
