@@ -36,7 +36,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _checks, _reduce
+from . import _checks, _reduce, fused
 
 _NEG_INF = float("-inf")
 _LOG_HALF = -math.log(2.0)
@@ -387,6 +387,12 @@ def softmax_cross_entropy(
     if t.is_complex():
         raise TypeError(f"`target` must hold class indices or probabilities, got {t.dtype}")
     _index_target(t, x, dim)
+    if w is None and x.dim() == 2 and dim == 1 and fused.wanted(x, t):
+        # The fused kernel: loss and gradient in one compiled pass (see losslab.fused).
+        m_rows = None if m is None else m.expand(shape)
+        out = fused.softmax_cross_entropy(x, t, m_rows, eps=eps, reduction=reduction)
+        if out is not None:
+            return out
     include = _reduce.included(t, m, shape)
     y = t.clamp(min=0).unsqueeze(dim)
     u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps))
