@@ -132,15 +132,15 @@ def retinanet_check(result: SuiteResult) -> list[str]:
         f2, ce = mean_std(v["focal-2+prior"]["AP"])[0], mean_std(v[best_ce]["AP"])[0]
         p = paired_p(v["focal-2+prior"]["AP"], v[best_ce]["AP"])
         sig = "" if math.isnan(p) else (" (significant)" if p < ALPHA else " (not significant)")
-        agree = "agrees" if f2 > ce and (math.isnan(p) or p < ALPHA) else "does not agree"
+        agree = "reproduces" if f2 > ce and (math.isnan(p) or p < ALPHA) else "does not reproduce"
         lines.append(
             f"RetinaNet (COCO): focal gamma=2 beats the best alpha-balanced CE by +2.9 AP. "
             f"Here: focal-2+prior minus {best_ce} = {100 * (f2 - ce):+.1f} AP points{sig}; "
-            f"this setting {agree}."
+            f"this setting {agree} the gain."
         )
         best = best_row(result, "AP")
         if best and best != "focal-2+prior":
-            lines.append(f"The best gamma here is {best}, not 2.")
+            lines.append(f"The best loss here is {best}, not focal gamma=2.")
     if "bce (no prior)" in v and "bce+prior" in v:
         k = result.diverged.get("bce (no prior)", 0)
         a, b = mean_std(v["bce (no prior)"]["AP"])[0], mean_std(v["bce+prior"]["AP"])[0]
