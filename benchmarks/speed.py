@@ -331,16 +331,20 @@ def linear_family(n, d, c, multilabel_rows, repeat):
             ("torch F.linear_cross_entropy (chunked)",
              lambda: F.linear_cross_entropy(h, w, y, options=options()), naive_ce)
         )  # fmt: skip
-    cases += [
-        ("losslab linear_cross_entropy", lambda: losslab.linear_cross_entropy(h, w, y), naive_ce),
-        (naive_bce, lambda: losslab.binary_cross_entropy(F.linear(hm, w), multi), naive_bce),
-        ("losslab linear_sigmoid_loss (multi-label BCE)",
-         lambda: losslab.linear_sigmoid_loss(hm, w, multi), naive_bce),
-        (naive_focal,
-         lambda: losslab.focal_loss(F.linear(hm, w), multi, gamma=2.0, alpha=None), naive_focal),
-        ("losslab linear_sigmoid_loss (multi-label focal)",
-         lambda: losslab.linear_sigmoid_loss(hm, w, multi, gamma=2.0), naive_focal),
-    ]  # fmt: skip
+    cases.append(
+        ("losslab linear_cross_entropy", lambda: losslab.linear_cross_entropy(h, w, y), naive_ce)
+    )
+    if multilabel_rows:
+        cases += [
+            (naive_bce, lambda: losslab.binary_cross_entropy(F.linear(hm, w), multi), naive_bce),
+            ("losslab linear_sigmoid_loss (multi-label BCE)",
+             lambda: losslab.linear_sigmoid_loss(hm, w, multi), naive_bce),
+            (naive_focal,
+             lambda: losslab.focal_loss(F.linear(hm, w), multi, gamma=2.0, alpha=None),
+             naive_focal),
+            ("losslab linear_sigmoid_loss (multi-label focal)",
+             lambda: losslab.linear_sigmoid_loss(hm, w, multi, gamma=2.0), naive_focal),
+        ]  # fmt: skip
     steps = [lambda fn=fn: fn().backward() for _, fn, _ in cases]
     measured = measure_all(steps, [h, w], repeat)
     results = {name: m for (name, _, _), m in zip(cases, measured, strict=True)}

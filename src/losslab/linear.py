@@ -26,6 +26,7 @@ import torch
 
 from . import _checks, fused
 from .fused import sigmoid as _fused_sigmoid
+from .fused import softmax as _fused_softmax
 
 CE_REDUCTIONS = ("none", "mean", "sum")
 MULTILABEL_REDUCTIONS = ("mean", "sum", "sum_over_positives")
@@ -94,34 +95,32 @@ def _logits(h, w, b, rows, dtype):
 # ---------------------------------------------------------------- softmax cross-entropy
 
 
-def _ce_chunk(z, target, keep, eps, soft):
-    """Per-row loss and d loss / d z of one chunk of logits z (rows, C), z is overwritten.
+def _ce_chunk(z, target, keep, eps, soft, kernel=None):
+    """Per-row loss and d loss / d z of one chunk of logits z (rows, C).
 
     Cross-entropy against t' = (1 - eps) t + eps / C (t one-hot, or soft):
         loss = sum_j t'_j (lse - z_j),        d loss / d z = (sum_j t'_j) softmax(z) - t'.
+
+    Class indices go through the fused softmax kernel of `losslab.fused` (compiled when
+    `kernel` is given, run eagerly otherwise), which keeps the exact forms of
+    `losslab.softmax` where the true class dominates. Soft targets overwrite z.
     """
+    if not soft:
+        args = (z, target, keep, eps, True)
+        out = None if kernel is None else kernel(*args)
+        return out if out is not None else _fused_softmax._kernel(*args)
+
     c = z.shape[1]
     # log-sum-exp with the row maximum taken out, so that exp never overflows.
     top = z.amax(dim=1, keepdim=True)
     z.sub_(top)
     lse = torch.logsumexp(z, dim=1)  # of the shifted logits
-    if soft:
-        t = target.to(z.dtype)
-        if eps:
-            t = t * (1 - eps) + eps / c
-        mass = t.sum(dim=1)
-        loss = mass * lse - (t * z).sum(dim=1)
-        grad = z.sub_(lse[:, None]).exp_().mul_(mass[:, None]).sub_(t)
-    else:
-        y = target.clamp(min=0)[:, None]
-        picked = z.gather(1, y).squeeze(1)
-        loss = lse - (1 - eps) * picked
-        if eps:
-            loss = loss - eps * z.mean(dim=1)
-        grad = z.sub_(lse[:, None]).exp_()
-        if eps:
-            grad.sub_(eps / c)
-        grad.scatter_add_(1, y, torch.full_like(picked, -(1 - eps))[:, None])
+    t = target.to(z.dtype)
+    if eps:
+        t = t * (1 - eps) + eps / c
+    mass = t.sum(dim=1)
+    loss = mass * lse - (t * z).sum(dim=1)
+    grad = z.sub_(lse[:, None]).exp_().mul_(mass[:, None]).sub_(t)
     if keep is not None:
         # Rows left out: loss 0 and no gradient (also where their logits are NaN).
         loss = torch.where(keep, loss, 0.0)
@@ -143,11 +142,14 @@ class _LinearCE(torch.autograd.Function):
             torch.zeros(w.shape[0], dtype=dtype, device=w.device) if scalar and need_b else None
         )
         losses = torch.empty(n, dtype=dtype, device=h.device)
+        kernel = _softmax_kernel(n, w.shape[0])
 
         for start in range(0, n, rows):
             r = slice(start, min(start + rows, n))
             k = None if keep is None else keep[r]
-            loss, g = _ce_chunk(_logits(h, w, b, r, dtype), target[r], k, eps, soft)
+            z = _logits(h, w, b, r, dtype)
+            loss, g = _ce_chunk(z, target[r], k, eps, soft, kernel)
+            del z  # the kernel's gradient is a new tensor: free the logits before the products
             losses[r] = loss
             if scalar:
                 _accumulate(g, h, w, r, grad_h, grad_w, grad_b, k)
@@ -171,6 +173,12 @@ class _LinearCE(torch.autograd.Function):
         if ctx.reduction == "none":
             return (*_ce_recompute(ctx, grad_output), None, None, None, None, None, None)
         return (*_scale_saved(ctx, grad_output), None, None, None, None, None, None)
+
+
+def _softmax_kernel(n: int, c: int):
+    """The compiled softmax kernel if fused kernels are on for (n, c) logits, else None."""
+    logits = torch.empty(n, c, device="meta")
+    return _fused_softmax._compiled_kernel if fused.is_enabled(logits) else None
 
 
 def _scale_saved(ctx, grad_output):
@@ -219,10 +227,13 @@ def _ce_recompute(ctx, grad_output):
     need_b = b is not None and ctx.needs_input_grad[2]
     grad_b = torch.zeros(w.shape[0], dtype=dtype, device=w.device) if need_b else None
     go = grad_output.to(dtype)
+    kernel = _softmax_kernel(h.shape[0], w.shape[0])
     for start in range(0, h.shape[0], ctx.rows):
         r = slice(start, min(start + ctx.rows, h.shape[0]))
         k = None if keep is None else keep[r]
-        _, g = _ce_chunk(_logits(h, w, b, r, dtype), target[r], k, ctx.eps, ctx.soft)
+        z = _logits(h, w, b, r, dtype)
+        _, g = _ce_chunk(z, target[r], k, ctx.eps, ctx.soft, kernel)
+        del z
         g.mul_(go[r][:, None])
         _accumulate(g, h, w, r, grad_h, grad_w, grad_b, k)
     return tuple(
