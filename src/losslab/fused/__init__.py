@@ -12,10 +12,12 @@ masks, 0 with zero gradient when nothing is included, NaN inputs propagate).
 When they are used (measured in BENCHMARKS.md):
 
 - by default, for inputs of at least `min_numel` elements (2**20, about one million): there
-  a fused focal loss is 5-10x faster than the eager one on a 2-core CPU, which pays back
-  the first call's compilation (about 20 s cold, 2 s per further variant with a warm
-  on-disk cache) within tens of steps. Smaller inputs use the eager path, so quick
-  experiments and the test suite never wait for a compiler;
+  a fused focal loss is about 10x faster than the eager one on CPU and keeps 1x the
+  logits instead of 12x for backward (BENCHMARKS.md), which pays back the first call's
+  compilation (about 20 s cold, a few seconds per further variant once torch's on-disk
+  cache is warm) within tens of steps. Smaller inputs use the eager path, so quick
+  experiments and the test suite never wait for a compiler. The linear losses
+  (`losslab.linear`) use the same kernels on each chunk, by the size of the whole logits;
 - `losslab.fused.enable(False)` turns them off, `enable(True)` forces them at every size,
   and `enable(None)` restores the default. The environment variable `LOSSLAB_FUSED` sets
   the starting state: `0` (off), `1` (always) or unset (by size);
