@@ -68,7 +68,7 @@ def rich_table(r: SuiteResult) -> Table:
     """The suite's table: mean ± std over seeds, best mean per column in bold green."""
     metrics = [m for m in r.metrics if any(m in r.values[row] for row in r.rows)]
     best = {m: report.best_row(r, m) for m in metrics}
-    table = Table(title=f"{r.name}: {r.title}", title_justify="left")
+    table = Table(title=f"{r.title} (--suite {r.name})", title_justify="left")
     table.add_column("loss")
     for m in metrics:
         table.add_column(f"{m} {'↑' if r.higher[m] else '↓'}", justify="right")

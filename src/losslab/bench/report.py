@@ -220,7 +220,7 @@ def markdown(results: list[SuiteResult], meta: dict, plots: dict[str, list[str]]
         f"Total wall time {meta['seconds']:.0f} s on {meta['threads']} thread(s)."
     )
     for r in results:
-        out += ["", f"## {r.name}: {r.title}", ""]
+        out += ["", f"## {r.title} (`--suite {r.name}`)", ""]
         facts = ", ".join(f"{k} {v}" for k, v in r.info.items() if not isinstance(v, dict))
         out.append(f"{facts}; {len(r.seeds)} seeds x {r.epochs} epochs, {r.seconds:.0f} s.")
         if r.missing:

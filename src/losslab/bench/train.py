@@ -19,6 +19,10 @@ import torch
 
 from .data import Dataset
 
+# Not yet: the bench trains on the CPU only (data, models and losses are CPU tensors);
+# its models are small enough that a GPU would mostly wait on Python, but a `device`
+# argument here would let larger suites use one.
+
 
 @dataclass(frozen=True)
 class Candidate:
