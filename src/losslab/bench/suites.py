@@ -8,7 +8,7 @@ out and named in the report, rather than failing the whole run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ class Suite:
         primary: the metrics that the one-line finding speaks about.
         quick, full: the budgets of a default and a `--full` run.
         batch_size, lr, optimizer: training settings.
-        needs: public losslab names the suite's candidates call.
+        threads: torch threads while the suite trains (see the comment below).
     """
 
     name: str
@@ -65,7 +65,6 @@ class Suite:
     # than it saves (a 64-element log-sigmoid takes 0.7 ms on 2 threads, 5 us on one), and
     # on a busy machine 2 threads ran the partial-label suite 8 times slower than one.
     threads: int | None = 1
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def available(name: str) -> bool:
