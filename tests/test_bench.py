@@ -16,8 +16,8 @@ import losslab
 from losslab.bench import data as D
 from losslab.bench import report
 from losslab.bench.run import SuiteResult, run_suite
-from losslab.bench.suites import SUITES, durand_bce
-from losslab.cli import _BENCH_SUITES, main
+from losslab.bench.suites import DEFAULT_SUITES, SUITES, durand_bce
+from losslab.cli import _BENCH_DEFAULT, _BENCH_SUITES, main
 
 # Small builds, so that a smoke run of a suite takes a second or two.
 SMALL = {
@@ -109,6 +109,14 @@ def test_each_suite_runs_in_seconds(name):
 
 def test_all_suites_are_selectable_from_the_cli():
     assert set(_BENCH_SUITES) == set(SUITES)
+    assert _BENCH_DEFAULT == DEFAULT_SUITES
+
+
+def test_dense_sgd_runs_and_reports_the_retinanet_check():
+    s = dataclasses.replace(SUITES["dense-sgd"], build=SMALL["dense"])
+    r = run_suite(s, seeds=[0, 1], epochs=1, losses=["bce", "focal-2"])
+    text = " ".join(report.findings(r))
+    assert r.optimizer == "sgd" and "Here (SGD)" in text
 
 
 def test_same_seed_gives_the_same_numbers():

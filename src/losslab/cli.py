@@ -215,7 +215,9 @@ def tour_command(out: str | None) -> None:
 
 # ---------------------------------------------------------------- losslab bench
 
-_BENCH_SUITES = ("binary", "multiclass", "multilabel", "partial", "dense")
+# The default five, then extras that run only when named (kept in step with bench.suites).
+_BENCH_SUITES = ("binary", "multiclass", "multilabel", "partial", "dense", "dense-sgd")
+_BENCH_DEFAULT = _BENCH_SUITES[:5]
 
 
 @main.command("bench", short_help="Train small models with each loss and show which wins.")
@@ -307,7 +309,7 @@ def bench_command(suites, losses, seeds, epochs, base_seed, full, data, out, lis
         if data is not None:
             selected = [bench_console.user_suite(console, Path(data))]
         else:
-            selected = [SUITES[s] for s in (suites or _BENCH_SUITES)]
+            selected = [SUITES[s] for s in (suites or _BENCH_DEFAULT)]
         bench_console.bench(
             console,
             suites=selected,

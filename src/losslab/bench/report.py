@@ -109,7 +109,7 @@ def findings(result: SuiteResult) -> list[str]:
         for m in result.primary
         if any(m in result.values[r] for r in result.rows)
     ]
-    if result.name == "dense":
+    if result.name.startswith("dense"):
         lines.extend(retinanet_check(result))
     diverged = {r: k for r, k in result.diverged.items() if k}
     if diverged:
@@ -150,11 +150,11 @@ def retinanet_check(result: SuiteResult) -> list[str]:
             x = np.nanmean(np.array(first["bce (no prior)"])[:, 0])
             y = np.nanmean(np.array(first["bce+prior"])[:, 0])
             early = f"; its first-step loss is {x / y:.0f}x that with the prior"
+        how = "Adam, which rescales gradients" if result.optimizer == "adam" else "SGD"
         state = f"diverged in {k} of {len(result.seeds)} seeds" if k else "did not diverge"
         lines.append(
-            f"RetinaNet: CE without the prior init diverges early. Here (Adam, which rescales "
-            f"gradients) BCE without the prior {state}{early}, and reaches AP {a:.3f} against "
-            f"{b:.3f} with it."
+            f"RetinaNet: CE without the prior init diverges early. Here ({how}) BCE without "
+            f"the prior {state}{early}, and reaches AP {a:.3f} against {b:.3f} with it."
         )
     return lines
 

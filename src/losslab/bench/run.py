@@ -49,6 +49,7 @@ class SuiteResult:
     info: dict = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    optimizer: str = "adam"
 
 
 def run_suite(
@@ -93,6 +94,7 @@ def _run(suite, seeds, epochs, losses, on_epoch, start) -> SuiteResult:
         primary=list(suite.primary),
         seeds=seeds,
         epochs=epochs,
+        optimizer=suite.optimizer,
     )
     curve_sums: dict[str, list[torch.Tensor]] = {}
     for seed in seeds:
@@ -132,7 +134,7 @@ def _run(suite, seeds, epochs, losses, on_epoch, start) -> SuiteResult:
                 row.setdefault(k, []).append(float(v))
             label = cand.name + (f" ({cand.column})" if cand.column else "")
             curve_sums.setdefault(label, []).append(out.curves[m])
-            if suite.name == "dense":
+            if suite.name.startswith("dense"):
                 result.first_losses.setdefault(label, []).append(out.first_losses[m].tolist())
 
     for label, curves in curve_sums.items():
