@@ -113,13 +113,15 @@ def compiled(fn):
     The returned callable gives None when compilation fails; it then warns once and
     turns fused kernels off for the rest of the process.
     """
-    compiled_fn = torch.compile(fn, dynamic=True)
+    compiled_fn = []  # made at the first call: torch.compile imports the compiler (~2 s)
 
     def call(*args, **kwargs):
         if _state["broken"]:
             return None
         try:
-            return compiled_fn(*args, **kwargs)
+            if not compiled_fn:
+                compiled_fn.append(torch.compile(fn, dynamic=True))
+            return compiled_fn[0](*args, **kwargs)
         except Exception as exc:  # any compiler failure: missing gcc, Triton, a backend bug
             _state["broken"] = True
             warnings.warn(
