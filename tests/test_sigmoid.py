@@ -448,3 +448,12 @@ def test_errors_name_the_argument(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+def test_module_rejects_unknown_arguments_and_moves_tensor_options():
+    with pytest.raises(TypeError, match="unexpected argument `gama`"):
+        lnn.FocalLoss(gama=2.0)
+    module = lnn.BinaryCrossEntropy(pos_weight=torch.tensor([2.0]))
+    assert module.to(torch.float64).pos_weight.dtype == torch.float64
+    x, y = torch.tensor([1.0, -2.0]), torch.tensor([1.0, 3.0])
+    assert torch.equal(lnn.MeanSquaredError()(x, y), losslab.mean_squared_error(x, y))
