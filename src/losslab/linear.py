@@ -242,6 +242,8 @@ def _ce_recompute(ctx, grad_output):
     )
 
 
+# Not yet: per-class weights (`softmax_cross_entropy`'s `weight`) and a class dimension
+# other than the last; the loss is for (N, d) hidden states and (C, d) classifier weights.
 def linear_cross_entropy(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -359,6 +361,8 @@ class _LinearSigmoid(torch.autograd.Function):
         return (*_scale_saved(ctx, grad_output), None, None, None, None, None)
 
 
+# Not yet: sparse targets (lists of positive class indices per row); the (N, C) target is
+# dense, bool or int8 keep it at a quarter of the logits' size.
 def linear_sigmoid_loss(
     hidden: torch.Tensor,
     weight: torch.Tensor,
