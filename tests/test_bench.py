@@ -307,3 +307,5 @@ def test_cli_unreadable_file_is_a_one_line_error(tmp_path, case):
     result = _invoke("--data", str(path))
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error:") and result.output.count("\n") == 1, result.output
+    if case == "not an archive":
+        assert "not an .npz archive" in result.output

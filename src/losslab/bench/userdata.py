@@ -40,6 +40,9 @@ def load(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
             features, labels out of range, or a class without examples.
     """
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path) and path.suffix == ".npz":
+        # numpy would try the file as a pickle and refuse with a message about pickles.
+        raise UserDataError(f"{path}: not an .npz archive (a zip of .npy arrays)")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
