@@ -705,11 +705,11 @@ def _plot_focal(path: Path) -> None:
 def _plot_distributions(path: Path) -> None:
     c = distribution_curves()
     fig, ax = _figure(2, 2)
-    ax[0, 0].bar(c["binomial_k"], c["binomial"])
+    ax[0, 0].bar(c["binomial_k"].numpy(), c["binomial"].numpy())
     ax[0, 0].set(
         title="binomial: 8 hours at p = 0.5", xlabel="customers a day", ylabel="probability"
     )
-    ax[0, 1].bar(c["poisson_k"], c["poisson"])
+    ax[0, 1].bar(c["poisson_k"].numpy(), c["poisson"].numpy())
     ax[0, 1].set(
         title="Poisson: 27.4 visitors a day", xlabel="visitors a day", ylabel="probability"
     )
