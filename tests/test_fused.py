@@ -19,7 +19,15 @@ import torch
 import losslab
 from losslab import fused
 from losslab.fused import sigmoid as fused_sigmoid
-from reference import EXTREME_LOGITS, assert_close_to_reference, asymmetric, focal, value_and_grad
+from reference import (
+    EXTREME_LOGITS,
+    assert_close_to_reference,
+    asymmetric,
+    focal,
+    gradient,
+    softmax_focal,
+    value_and_grad,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -261,8 +269,7 @@ def test_fused_softmax_cross_entropy_equals_eager(reduction, dtype):
     torch.testing.assert_close(got, want, **tol)
     keep = (y >= 0) & mask
     assert torch.isfinite(got_grad).all() and (got_grad[~keep] == 0).all()
-    # The eager path's gradient of a left-out row holding NaN is NaN; compare the rest.
-    torch.testing.assert_close(got_grad[keep], want_grad[keep], **tol)
+    torch.testing.assert_close(got_grad, want_grad, **tol)
 
 
 def test_fused_softmax_exact_where_the_true_class_dominates():
@@ -290,3 +297,110 @@ def test_fused_softmax_all_excluded_and_gradcheck():
                                                   reduction="none"),
         (x,),
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- softmax focal loss
+
+FOCAL_ALPHA = [0.25, 1.0, 0.5, 2.0, 1.5, 0.75, 1.0]
+
+
+def is_fused_softmax(loss: torch.Tensor) -> bool:
+    return type(loss.grad_fn).__name__ == "_FusedSoftmaxBackward"
+
+
+@pytest.mark.parametrize(
+    "reduction,dtype",
+    [("none", torch.float64), ("mean", torch.float64), ("sum", torch.float64),
+     ("none", torch.float32)],
+    ids=["none-f64", "mean-f64", "sum-f64", "none-f32"],
+)  # fmt: skip
+def test_fused_softmax_focal_equals_eager(reduction, dtype):
+    x, y, mask = softmax_case(dtype)
+    alpha = torch.tensor(FOCAL_ALPHA, dtype=dtype)
+    kwargs = {"mask": mask, "gamma": 2.0, "alpha": alpha, "reduction": reduction}
+    got, got_grad = loss_and_grad(losslab.softmax_focal_loss, x, y, **kwargs)
+    want, want_grad = loss_and_grad(
+        lambda *a, **k: eager(losslab.softmax_focal_loss, *a, **k), x, y, **kwargs
+    )
+    assert is_fused_softmax(losslab.softmax_focal_loss(x.requires_grad_(), y, **kwargs))
+    tol = {} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    torch.testing.assert_close(got, want, **tol)
+    keep = (y >= 0) & mask
+    assert torch.isfinite(got_grad).all() and (got_grad[~keep] == 0).all()
+    torch.testing.assert_close(got_grad, want_grad, **tol)
+
+
+# Rows of logits from [-1e4, 1e4] (a dominant class, saturation, ties, tiny gaps), each
+# against every class as the true one.
+FOCAL_ROWS = [
+    [3.0, -1.0, 0.5, -2.5],
+    [30.0, 0.0, -5.0, 1.0],
+    [37.0, 36.0, -40.0, 0.0],
+    [745.0, 0.0, 3.0, -745.0],
+    [1e4, 0.0, -1e4, 5.0],
+    [-1e4, 1e4, 700.0, -700.0],
+    [1e4, 1e4, 1e4, 1e4],
+    [1e-3, -1e-3, 0.0, 2e-3],
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+def test_fused_softmax_focal_matches_mpmath_at_extreme_logits(dtype):
+    # gamma in (0, 1): the focusing factor's derivative is infinite at saturated logits
+    # in the (1 - p) ** gamma form; the fused gradient must stay finite and exact.
+    kwargs = {"gamma": 0.5, "alpha": FOCAL_ALPHA[:4]}
+    rows = [row for row in FOCAL_ROWS for _ in range(4)]
+    ys = [c for _ in FOCAL_ROWS for c in range(4)]
+    x = torch.tensor(rows, dtype=dtype, requires_grad=True)
+    y = torch.tensor(ys)
+    alpha = torch.tensor(kwargs["alpha"], dtype=dtype)
+    loss = losslab.softmax_focal_loss(x, y, gamma=0.5, alpha=alpha, mask=everywhere(y),
+                                      reduction="none")  # fmt: skip
+    assert is_fused_softmax(loss)
+    loss.sum().backward()
+    assert torch.isfinite(x.grad).all(), f"non-finite gradient {x.grad}"
+    for i, (row, yi) in enumerate(zip(rows, ys, strict=True)):
+        where = f"fused focal at x={row}, y={yi}"
+        assert_close_to_reference(loss[i].item(), softmax_focal(row, yi, **kwargs), dtype, where)
+        for j, g in enumerate(gradient(softmax_focal, row, y=yi, **kwargs)):
+            assert_close_to_reference(x.grad[i, j].item(), g, dtype, f"{where}: grad {j}")
+
+
+def test_fused_softmax_focal_all_excluded_gradcheck_and_gamma_zero():
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    alpha = torch.tensor(FOCAL_ALPHA[:4], dtype=torch.float64)
+    loss = losslab.softmax_focal_loss(x, torch.full((5,), -100), alpha=alpha,
+                                      mask=everywhere(x[:, 0]))  # fmt: skip
+    assert is_fused_softmax(loss) and loss.item() == 0
+    loss.backward()
+    assert (x.grad == 0).all()
+    y = torch.tensor([0, 3, -1, 2, 1])
+    mask = torch.tensor([True, True, True, False, True])
+    for reduction in ("none", "mean"):
+        torch.autograd.gradcheck(
+            lambda inp, r=reduction: losslab.softmax_focal_loss(
+                inp, y, gamma=0.5, alpha=alpha, mask=mask, reduction=r
+            ),
+            (x,),
+        )
+    # gamma=0 without alpha is cross-entropy: the fused cross-entropy's numbers (float32,
+    # "none" and a mask: variants compiled above for both losses).
+    x32, y32, mask32 = softmax_case(torch.float32)
+    kwargs = {"mask": mask32, "reduction": "none"}
+    focal, focal_grad = loss_and_grad(losslab.softmax_focal_loss, x32, y32, gamma=0.0, **kwargs)
+    ce, ce_grad = loss_and_grad(losslab.softmax_cross_entropy, x32, y32, **kwargs)
+    torch.testing.assert_close(focal, ce, rtol=2e-6, atol=0)
+    torch.testing.assert_close(focal_grad, ce_grad, rtol=2e-6, atol=1e-30)
+
+
+def test_fused_softmax_focal_dispatch():
+    x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    mask = everywhere(y)
+    w = torch.ones(4, dtype=torch.float64)
+    assert is_fused_softmax(losslab.softmax_focal_loss(x, y, mask=mask, reduction="sum"))
+    # Label smoothing, class weights, a trainable alpha, another class dim: eager.
+    assert not is_fused_softmax(losslab.softmax_focal_loss(x, y, label_smoothing=0.1))
+    assert not is_fused_softmax(losslab.softmax_focal_loss(x, y, weight=w))
+    assert not is_fused_softmax(losslab.softmax_focal_loss(x, y, alpha=w.requires_grad_()))
+    assert not is_fused_softmax(losslab.softmax_focal_loss(x.T, y, dim=0))

@@ -365,6 +365,26 @@ def test_nan_input_propagates():
     assert torch.isfinite(losslab.softmax_cross_entropy(x, torch.tensor([-100, 0])))
 
 
+@pytest.mark.parametrize("fn,kwargs", [
+    (losslab.softmax_cross_entropy, {}),
+    (losslab.softmax_cross_entropy, {"label_smoothing": 0.1}),
+    (losslab.softmax_focal_loss, {"gamma": 0.5}),
+    (losslab.softmax_focal_loss, {"label_smoothing": 0.1}),
+])  # fmt: skip
+def test_left_out_nan_sample_gets_zero_gradient(fn, kwargs):
+    # As in the sigmoid family and the fused kernels: a left-out sample's gradient is 0,
+    # even where its logits hold NaN or inf (0 * NaN would be NaN).
+    x = torch.tensor([[float("nan"), 1.0], [0.0, 1.0], [float("inf"), 0.0]], requires_grad=True)
+    cases = [
+        (torch.tensor([-100, 0, -1]), None),
+        (torch.tensor([1, 0, 0]), torch.tensor([False, True, False])),
+    ]
+    for target, mask in cases:
+        x.grad = None
+        fn(x, target, mask=mask, **kwargs).backward()
+        assert (x.grad[[0, 2]] == 0).all() and torch.isfinite(x.grad).all()
+
+
 # ---------------------------------------------------------------- focal loss
 
 

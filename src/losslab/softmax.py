@@ -160,6 +160,18 @@ def _log1mexp(log_p: torch.Tensor) -> torch.Tensor:
     return torch.where(inside, torch.where(near, value_near, value_far), _NEG_INF)
 
 
+def _left_out_as_zero(x: torch.Tensor, include: torch.Tensor | None, dim: int) -> torch.Tensor:
+    """Logits 0 in the samples left out, so that a NaN or inf there reaches no gradient.
+
+    Their loss is dropped by the reduction anyway, but its zero gradient times a NaN in
+    the backward would still be NaN. The extra pass over (N, C) is taken only when some
+    sample is left out.
+    """
+    if include is None or bool(include.all()):
+        return x
+    return x.masked_fill(~include.unsqueeze(dim), 0.0)
+
+
 class _IndexTerms:
     """Log-softmax pieces at the true class y of every sample, computed exactly.
 
@@ -394,6 +406,7 @@ def softmax_cross_entropy(
         if out is not None:
             return out
     include = _reduce.included(t, m, shape)
+    xc = _left_out_as_zero(xc, include, dim)
     y = t.clamp(min=0).unsqueeze(dim)
     u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps))
     loss = -F.logsigmoid(u)  # -log p_y
@@ -494,17 +507,24 @@ def softmax_focal_loss(
         # exact log(1 - p_c), as the label-smoothing branch below computes it).
         raise TypeError(f"`target` must hold integer class indices, got {t.dtype}")
     _index_target(t, x, dim)
+    if not eps and w is None and x.dim() == 2 and dim == 1 and fused.wanted(x, t, a):
+        # The fused kernel: loss and gradient in one compiled pass (see losslab.fused).
+        m_rows = None if m is None else m.expand(shape)
+        out = fused.softmax_focal_loss(x, t, m_rows, a, gamma=gamma, reduction=reduction)
+        if out is not None:
+            return out
     dtype = _checks.compute_dtype(x.dtype)
     include = _reduce.included(t, m, shape)
+    xc = _left_out_as_zero(x.to(dtype), include, dim)
     y = t.clamp(min=0).unsqueeze(dim)
 
     if eps:
         # The smoothing sum needs every class's (1 - p_c)^gamma: autograd through the
         # pieces. Without it, one sample-sized log-odds u is all the loss needs.
-        terms = _IndexTerms(x.to(dtype), y, dim)
+        terms = _IndexTerms(xc, y, dim)
         u = terms.u
     else:
-        u = _TrueClassLogOdds.apply(x.to(dtype), y, dim, False)[0].unsqueeze(dim)
+        u = _TrueClassLogOdds.apply(xc, y, dim, False)[0].unsqueeze(dim)
     log_p = F.logsigmoid(u)
     # exp(gamma * log(1 - p)): finite derivative where (1 - p) ** gamma has none.
     loss = -torch.exp(gamma * F.logsigmoid(-u)) * log_p if gamma else -log_p

@@ -138,7 +138,7 @@ def compiled(fn):
 
 
 from .sigmoid import sigmoid_loss  # noqa: E402  (uses `compiled` above)
-from .softmax import softmax_cross_entropy  # noqa: E402
+from .softmax import softmax_cross_entropy, softmax_focal_loss  # noqa: E402
 
 __all__ = [
     "DEFAULT_MIN_NUMEL",
@@ -147,5 +147,6 @@ __all__ = [
     "is_enabled",
     "sigmoid_loss",
     "softmax_cross_entropy",
+    "softmax_focal_loss",
     "wanted",
 ]
