@@ -90,6 +90,30 @@ def test_probability_logs_are_exact_not_clamped():
     assert F.binary_cross_entropy(p[:1], t[:1]).item() == 100.0
 
 
+@pytest.mark.parametrize(
+    "fn", [losslab.binary_cross_entropy, losslab.focal_loss, losslab.asymmetric_loss]
+)
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_probabilities_of_exactly_0_and_1_give_finite_gradients(fn, gamma):
+    # sigmoid(20.0) is exactly 1.0 in float32: a saturated output against its own label.
+    p = torch.tensor([1.0, 0.0, 0.5], requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 1.0])
+    kwargs = {"gamma": gamma} if fn is losslab.focal_loss else {"gamma_pos": gamma}
+    if fn is losslab.binary_cross_entropy:
+        kwargs = {}
+    loss = fn(p, t, from_logits=False, reduction="none", **kwargs)
+    assert loss[0] == 0 and loss[1] == 0
+    loss.sum().backward()
+    assert torch.isfinite(p.grad).all()
+    # Against the wrong label the loss is infinite, its true value (ASL's margin caps
+    # the negative side at -log m by design).
+    wrong = fn(p.detach()[:2], 1 - t[:2], from_logits=False, reduction="none", **kwargs)
+    assert torch.isinf(wrong[1])
+    assert torch.isinf(wrong[0]) != (fn is losslab.asymmetric_loss)
+    if fn is losslab.binary_cross_entropy:
+        assert p.grad[0].item() == -1.0 and p.grad[1].item() == 1.0  # d(-log p)/dp at p = 1
+
+
 def test_probabilities_agree_with_logits():
     x = torch.linspace(-20, 20, 41, dtype=torch.float64)
     t = torch.rand(41, dtype=torch.float64)

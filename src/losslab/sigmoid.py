@@ -88,15 +88,23 @@ def _log_probs(x: torch.Tensor, from_logits: bool) -> tuple[torch.Tensor, torch.
         # rounds to 0 for x > 37 in float64 and would make the log -inf.
         return F.logsigmoid(x), F.logsigmoid(-x)
     # log1p(-p) is exact for small p, where log(1 - p) would lose every digit.
-    return torch.log(x), torch.log1p(-x)
+    # At p = 0 (or 1) the log is -inf, a constant there: the log is taken of a stand-in
+    # 0.5, so that its derivative, multiplied by the 0 that the loss puts on that side,
+    # cannot become 0 * inf = NaN. A sigmoid output of exactly 1.0 (x > 17 in float32)
+    # against a positive label then gets the true gradient -1 rather than NaN.
+    zero, one = x == 0, x == 1
+    log_p = torch.where(zero, -math.inf, torch.log(torch.where(zero, 0.5, x)))
+    log_q = torch.where(one, -math.inf, torch.log1p(-torch.where(one, 0.5, x)))
+    return log_p, log_q
 
 
 def _times(coef: torch.Tensor, log: torch.Tensor, from_logits: bool) -> torch.Tensor:
     """coef * log, with 0 * log 0 = 0 (a probability of 0 or 1 on the side that has no mass)."""
-    product = coef * log
     if from_logits:
-        return product  # log-probabilities from logits are finite for finite logits
-    return torch.where(coef == 0, torch.zeros((), dtype=product.dtype), product)
+        return coef * log  # log-probabilities from logits are finite for finite logits
+    # Zero the log where its coefficient is 0 before multiplying: the product's value and
+    # its gradient in `coef` (which is `log`) are then 0 rather than 0 * inf = NaN.
+    return coef * torch.where(coef == 0, torch.zeros((), dtype=log.dtype), log)
 
 
 def _focus(log_other: torch.Tensor, gamma: float) -> torch.Tensor | None:
