@@ -374,6 +374,13 @@ def test_fused_softmax_focal_all_excluded_gradcheck_and_gamma_zero():
     assert is_fused_softmax(loss) and loss.item() == 0
     loss.backward()
     assert (x.grad == 0).all()
+    # A NaN logit in an included row propagates to the loss and to that row's gradient.
+    x_nan = x.detach().clone()
+    x_nan[1, 2] = float("nan")
+    loss, grad = loss_and_grad(losslab.softmax_focal_loss, x_nan, torch.tensor([0, 1, -1, 2, 3]),
+                               alpha=alpha, mask=everywhere(x[:, 0]))  # fmt: skip
+    assert torch.isnan(loss) and torch.isnan(grad[1]).all()
+    assert torch.isfinite(grad[[0, 3, 4]]).all() and (grad[2] == 0).all()
     y = torch.tensor([0, 3, -1, 2, 1])
     mask = torch.tensor([True, True, True, False, True])
     for reduction in ("none", "mean"):

@@ -29,12 +29,15 @@ If compilation fails (no C++ compiler, no Triton), losslab warns once and uses t
 path from then on.
 
 Fused today: binary_cross_entropy, focal_loss and asymmetric_loss from logits (any shape,
-masks, weights, pos_weight), and softmax_cross_entropy with class-index targets on
-(N, C) logits (label smoothing, masks, unknown labels; not class weights).
+masks, weights, pos_weight); softmax_cross_entropy with class-index targets on (N, C)
+logits (label smoothing, masks, unknown labels; not class weights); and
+softmax_focal_loss with class-index targets on (N, C) logits (any gamma >= 0, per-class
+alpha, masks, unknown labels; not label smoothing or class weights).
 
 Not yet: softmax cross-entropy with soft targets, class weights or a class dimension
-other than 1 of a 2-d input, softmax focal loss and the multi-label softmax loss run
-the eager path.
+other than 1 of a 2-d input; softmax focal loss with label smoothing, `weight` or a
+class dimension other than 1 of a 2-d input; and the multi-label softmax loss run the
+eager path.
 """
 
 from __future__ import annotations

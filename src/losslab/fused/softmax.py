@@ -138,8 +138,8 @@ def _finish(x, result, reduction):
 # q^g = exp(g log q) with log q = logsigmoid(-u): its derivative is finite for g in (0, 1)
 # at saturated logits (q -> 0), where (1 - p) ** g has an infinite one. Where S = 0 (every
 # other class underflowed, or C = 1) the other classes have e^{z_c} = 0 and gradient 0.
-# Transcendental functions: one exp per element, per row the five of the cross-entropy
-# kernel and one more exp for q^g.
+# Transcendental functions: one exp per element (e^{z_c}), and per row one log (of S),
+# one log1p and four exps (e^{-|u|}, q, p and q^g).
 #
 # Not yet: label smoothing (its sum over classes needs every class's exact log(1 - p_c),
 # about four more transcendental functions per element) and `weight`; those run eager.
