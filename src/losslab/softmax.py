@@ -160,16 +160,15 @@ def _log1mexp(log_p: torch.Tensor) -> torch.Tensor:
     return torch.where(inside, torch.where(near, value_near, value_far), _NEG_INF)
 
 
-def _left_out_as_zero(x: torch.Tensor, include: torch.Tensor | None, dim: int) -> torch.Tensor:
-    """Logits 0 in the samples left out, so that a NaN or inf there reaches no gradient.
+def _left_out(include: torch.Tensor | None, dim: int) -> torch.Tensor | None:
+    """The samples left out, class dim kept as size 1; None when every sample counts.
 
-    Their loss is dropped by the reduction anyway, but its zero gradient times a NaN in
-    the backward would still be NaN. The extra pass over (N, C) is taken only when some
-    sample is left out.
+    Their loss is dropped by the reduction, but its zero gradient times a NaN or inf
+    logit in the backward would still be NaN; the gradient is zeroed there instead.
     """
     if include is None or bool(include.all()):
-        return x
-    return x.masked_fill(~include.unsqueeze(dim), 0.0)
+        return None
+    return ~include.unsqueeze(dim)
 
 
 class _IndexTerms:
@@ -219,8 +218,9 @@ class _TrueClassLogOdds(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, y, dim, want_v):
-        # y: class indices >= 0 with the class dim kept as size 1.
+    def forward(ctx, x, y, dim, want_v, left_out=None):
+        # y: class indices >= 0 with the class dim kept as size 1; left_out: boolean of
+        # the same shape, True for samples whose gradient is 0 whatever their logits.
         m = x.amax(dim, keepdim=True)
         e = torch.sub(x, m).exp_()  # every term <= 1: nothing overflows
         z_y = x.gather(dim, y) - m
@@ -234,7 +234,7 @@ class _TrueClassLogOdds(torch.autograd.Function):
             v = (z_y - F.logsigmoid(u)) + (m - x.mean(dim, keepdim=True))
         else:
             v = torch.zeros_like(u)
-        ctx.save_for_backward(e, y, others, total, e_y)
+        ctx.save_for_backward(e, y, others, total, e_y, left_out)
         ctx.dim, ctx.want_v = dim, want_v
         ctx.set_materialize_grads(False)
         return u.squeeze(dim), v.squeeze(dim)
@@ -242,12 +242,12 @@ class _TrueClassLogOdds(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_u, g_v):
-        e, y, others, total, e_y = ctx.saved_tensors
+        e, y, others, total, e_y, left_out = ctx.saved_tensors
         dim = ctx.dim
         if not ctx.want_v:
             g_v = None
         if g_u is None and g_v is None:
-            return None, None, None, None
+            return None, None, None, None, None
         coef = torch.zeros_like(others)
         at_y = torch.zeros_like(others)
         if g_u is not None:
@@ -263,7 +263,15 @@ class _TrueClassLogOdds(torch.autograd.Function):
             share = g_v / e.shape[dim]
             grad = torch.addcmul(-share, e, coef)
             at_y = at_y + g_v * (e_y / total) - share
-        return grad.scatter_(dim, y, at_y), None, None, None
+        grad.scatter_(dim, y, at_y)
+        if left_out is not None:
+            # A left-out sample's gradient is 0 times finite numbers unless its logits
+            # hold NaN or inf, and then its sum of exponentials is NaN: zero those rows
+            # (a check of sample size; the pass over (N, C) only when there are some).
+            bad = left_out & total.isnan()
+            if bool(bad.any()):
+                grad.masked_fill_(bad, 0.0)
+        return grad, None, None, None, None
 
 
 class _SoftCrossEntropy(torch.autograd.Function):
@@ -406,9 +414,8 @@ def softmax_cross_entropy(
         if out is not None:
             return out
     include = _reduce.included(t, m, shape)
-    xc = _left_out_as_zero(xc, include, dim)
     y = t.clamp(min=0).unsqueeze(dim)
-    u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps))
+    u, smooth = _TrueClassLogOdds.apply(xc, y, dim, bool(eps), _left_out(include, dim))
     loss = -F.logsigmoid(u)  # -log p_y
     if eps:
         # The smoothing term mean_c(-log p_c), weighed like the rest by w_y.
@@ -515,16 +522,22 @@ def softmax_focal_loss(
             return out
     dtype = _checks.compute_dtype(x.dtype)
     include = _reduce.included(t, m, shape)
-    xc = _left_out_as_zero(x.to(dtype), include, dim)
+    xc = x.to(dtype)
     y = t.clamp(min=0).unsqueeze(dim)
+    left_out = _left_out(include, dim)
 
     if eps:
         # The smoothing sum needs every class's (1 - p_c)^gamma: autograd through the
         # pieces. Without it, one sample-sized log-odds u is all the loss needs.
         terms = _IndexTerms(xc, y, dim)
+        if left_out is not None and bool((left_out & terms.u.isnan()).any()):
+            # A left-out sample with a NaN or inf logit (its u is NaN) would send NaN
+            # through autograd's pieces: again with logits 0 there (rare, so no extra
+            # pass over (N, C) in the common case).
+            terms = _IndexTerms(xc.masked_fill(left_out, 0.0), y, dim)
         u = terms.u
     else:
-        u = _TrueClassLogOdds.apply(xc, y, dim, False)[0].unsqueeze(dim)
+        u = _TrueClassLogOdds.apply(xc, y, dim, False, left_out)[0].unsqueeze(dim)
     log_p = F.logsigmoid(u)
     # exp(gamma * log(1 - p)): finite derivative where (1 - p) ** gamma has none.
     loss = -torch.exp(gamma * F.logsigmoid(-u)) * log_p if gamma else -log_p
