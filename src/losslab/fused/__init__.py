@@ -140,6 +140,34 @@ def compiled(fn):
     return call
 
 
+class SavedGradient(torch.autograd.Function):
+    """Hands out the gradient that a fused kernel computed during forward.
+
+    `apply(x, out, grad, scale)` returns the loss `out` and keeps only `grad`, the
+    derivative of each per-element (or per-row) loss in `x`. Backward multiplies it by the
+    incoming gradient: a scalar times `scale` (1 / the reduction's divisor) for a reduced
+    loss, or for "none" the per-element or per-row gradient, broadcast over the trailing
+    dimensions of `grad` (the class dimension of a softmax loss).
+    """
+
+    @staticmethod
+    def forward(ctx, x, out, grad, scale):
+        ctx.save_for_backward(grad, scale)
+        ctx.input_dtype = x.dtype
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        grad, scale = ctx.saved_tensors
+        g = grad_output.to(grad.dtype)
+        if scale is None:
+            g = g.reshape(g.shape + (1,) * (grad.dim() - g.dim()))
+        else:
+            g = g * scale
+        return (grad * g).to(ctx.input_dtype), None, None, None
+
+
 from .sigmoid import sigmoid_loss  # noqa: E402  (uses `compiled` above)
 from .softmax import softmax_cross_entropy, softmax_focal_loss  # noqa: E402
 

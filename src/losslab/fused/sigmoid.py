@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from . import compiled
+from . import SavedGradient, compiled
 
 
 def _kernel(
@@ -127,27 +127,6 @@ def _kernel(
 _compiled_kernel = compiled(_kernel)
 
 
-class _FusedSigmoid(torch.autograd.Function):
-    """Forward runs the kernel and keeps only the gradient; backward scales it."""
-
-    @staticmethod
-    def forward(ctx, x, out, grad, scale):
-        ctx.save_for_backward(grad, scale)
-        ctx.input_dtype = x.dtype
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        grad, scale = ctx.saved_tensors
-        # "none": grad_output has the input's shape; otherwise it is a scalar, divided here
-        # by the reduction's count (the kernel could not know it while it ran).
-        g = grad_output.to(grad.dtype)
-        if scale is not None:
-            g = g * scale
-        return (grad * g).to(ctx.input_dtype), None, None, None
-
-
 def sigmoid_loss(
     x: torch.Tensor,
     t: torch.Tensor,
@@ -205,4 +184,4 @@ def sigmoid_loss(
     out = loss.to(x.dtype)
     if not x.requires_grad or not torch.is_grad_enabled():
         return out
-    return _FusedSigmoid.apply(x, out, grad, scale)
+    return SavedGradient.apply(x, out, grad, scale)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from . import compiled
+from . import SavedGradient, compiled
 
 
 def _kernel(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, eps: float,
@@ -72,24 +72,6 @@ def _kernel(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, eps: fl
 _compiled_kernel = compiled(_kernel)
 
 
-class _FusedSoftmax(torch.autograd.Function):
-    """Forward runs the kernel and keeps only the gradient; backward scales it."""
-
-    @staticmethod
-    def forward(ctx, x, out, grad, scale):
-        ctx.save_for_backward(grad, scale)
-        ctx.input_dtype = x.dtype
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        grad, scale = ctx.saved_tensors
-        g = grad_output.to(grad.dtype)
-        g = g[:, None] if scale is None else g * scale  # per row for "none"
-        return (grad * g).to(ctx.input_dtype), None, None, None
-
-
 def softmax_cross_entropy(
     x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, *, eps: float, reduction: str
 ) -> torch.Tensor | None:
@@ -117,7 +99,7 @@ def _finish(x, result, reduction):
     out = loss.to(x.dtype)
     if not x.requires_grad or not torch.is_grad_enabled():
         return out
-    return _FusedSoftmax.apply(x, out, grad, scale)
+    return SavedGradient.apply(x, out, grad, scale)
 
 
 # ---------------------------------------------------------------- focal loss
