@@ -38,11 +38,11 @@ _TARGET_MEANING = "a probability of the positive class, or a negative value for 
 class _Prepared:
     """Validated inputs in the compute dtype, with excluded elements made harmless."""
 
-    __slots__ = ("x", "t", "include", "out_dtype", "raw_target")
+    __slots__ = ("x", "t", "include", "out_dtype")
 
-    def __init__(self, x, t, include, out_dtype, raw_target):
+    def __init__(self, x, t, include, out_dtype):
         self.x, self.t, self.include = x, t, include
-        self.out_dtype, self.raw_target = out_dtype, raw_target
+        self.out_dtype = out_dtype
 
 
 def _validate(input, target, *, from_logits, mask, reduction):
@@ -78,7 +78,7 @@ def _prepare(x, t, m, *, from_logits) -> _Prepared:
         # that neither their value nor their gradient can be NaN or inf.
         xc = torch.where(include, xc, 0.0 if from_logits else 0.5)
         tc = torch.where(include, tc, 0.0)
-    return _Prepared(xc, tc, include, x.dtype, tc)
+    return _Prepared(xc, tc, include, x.dtype)
 
 
 def _log_probs(x: torch.Tensor, from_logits: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,7 +120,7 @@ def _finish(loss: torch.Tensor, prep: _Prepared, weight, reduction: str) -> torc
     """Apply the element weight and the reduction, and return in the input's dtype."""
     if weight is not None:
         loss = loss * weight.to(loss.dtype)
-    out = _reduce.reduce(loss, prep.include, reduction, positives=prep.raw_target)
+    out = _reduce.reduce(loss, prep.include, reduction, positives=prep.t)
     return out.to(prep.out_dtype)
 
 
