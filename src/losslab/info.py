@@ -123,6 +123,17 @@ def _pair(p: object, q: object) -> tuple[np.ndarray, np.ndarray]:
     return pa, qa
 
 
+def _on_support(pa: np.ndarray, qa: np.ndarray) -> tuple[np.ndarray, np.ndarray] | float:
+    """p and q where p > 0 (terms with p = 0 are 0); or the answer itself when it needs
+    no sum: NaN if either holds a NaN, inf if q is 0 where p is not."""
+    if np.isnan(pa).any() or np.isnan(qa).any():
+        return math.nan
+    support = pa > 0
+    if (qa[support] == 0).any():
+        return math.inf
+    return pa[support], qa[support]
+
+
 # ---------------------------------------------------------------- entropies
 
 
@@ -188,12 +199,11 @@ def cross_entropy(p: object, q: object, *, base: float = 2) -> float:
     """
     pa, qa = _pair(p, q)
     log = _logger(base)
-    support = pa > 0
-    if np.isnan(pa).any() or np.isnan(qa).any():
-        return math.nan
-    if (qa[support] == 0).any():
-        return math.inf
-    return -math.fsum((pa[support] * log(qa[support])).tolist()) + 0.0
+    found = _on_support(pa, qa)
+    if isinstance(found, float):
+        return found
+    ps, qs = found
+    return -math.fsum((ps * log(qs)).tolist()) + 0.0
 
 
 def kl_divergence(p: object, q: object, *, base: float = 2) -> float:
@@ -222,12 +232,10 @@ def kl_divergence(p: object, q: object, *, base: float = 2) -> float:
     """
     pa, qa = _pair(p, q)
     log = _logger(base)
-    support = pa > 0
-    if np.isnan(pa).any() or np.isnan(qa).any():
-        return math.nan
-    if (qa[support] == 0).any():
-        return math.inf
-    ps, qs = pa[support], qa[support]
+    found = _on_support(pa, qa)
+    if isinstance(found, float):
+        return found
+    ps, qs = found
     return math.fsum((ps * (log(ps) - log(qs))).tolist()) + 0.0
 
 
